@@ -1,0 +1,92 @@
+//! The one error type of `rustydb-core`.
+//!
+//! Variants say what the caller can do about the failure, not where it came
+//! from: retry an I/O fault, give up on a cancelled task, report invalid input.
+
+use std::fmt;
+
+/// Result alias used throughout the engine.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What kind of I/O failure an Env operation reported.
+///
+/// The simulator produces every kind that the production Env can, so engine
+/// code handles them once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum IoErrorKind {
+    /// The file or directory entry does not exist.
+    NotFound,
+    /// Creating something that already exists.
+    AlreadyExists,
+    /// A read, write or sync failed at the device. After a failed `sync` the
+    /// durability of every write since the last successful sync is unknown.
+    Device,
+    /// Nobody listens at the address.
+    ConnectionRefused,
+    /// The connection broke; bytes written before may or may not have arrived.
+    ConnectionReset,
+    /// An address or port is already taken.
+    AddrInUse,
+    /// The operation did not complete in time.
+    TimedOut,
+    /// The arguments were not acceptable (a bad path, an oversized message).
+    InvalidInput,
+    /// Anything the operating system reported that fits none of the above.
+    Other,
+}
+
+impl fmt::Display for IoErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = match self {
+            IoErrorKind::NotFound => "not found",
+            IoErrorKind::AlreadyExists => "already exists",
+            IoErrorKind::Device => "device error",
+            IoErrorKind::ConnectionRefused => "connection refused",
+            IoErrorKind::ConnectionReset => "connection reset",
+            IoErrorKind::AddrInUse => "address in use",
+            IoErrorKind::TimedOut => "timed out",
+            IoErrorKind::InvalidInput => "invalid input",
+            IoErrorKind::Other => "other",
+        };
+        f.write_str(name)
+    }
+}
+
+/// Every error the engine returns.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    /// An Env operation failed; `context` names the operation and its target.
+    #[error("I/O error ({kind}) during {context}")]
+    Io { kind: IoErrorKind, context: String },
+    /// A task was dropped before it produced its result (its node crashed or
+    /// the runtime shut down).
+    #[error("task cancelled before completion")]
+    TaskCancelled,
+    /// A timeout set by the caller expired.
+    #[error("timed out after {after_ms} ms")]
+    Timeout { after_ms: u64 },
+    /// Stored bytes failed validation (checksum, magic, bounds).
+    #[error("corrupt data: {0}")]
+    Corrupt(String),
+    /// Input from outside (arguments, bytes, configuration) was invalid.
+    #[error("invalid input: {0}")]
+    InvalidInput(String),
+    /// The feature exists in SQL or the API but RustyDB does not provide it.
+    #[error("feature not supported: {0}")]
+    NotSupported(String),
+}
+
+impl Error {
+    /// Builds an [`Error::Io`].
+    pub fn io(kind: IoErrorKind, context: impl Into<String>) -> Self {
+        Error::Io { kind, context: context.into() }
+    }
+
+    /// The I/O kind, if this is an I/O error.
+    pub fn io_kind(&self) -> Option<IoErrorKind> {
+        match self {
+            Error::Io { kind, .. } => Some(*kind),
+            _ => None,
+        }
+    }
+}

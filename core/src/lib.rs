@@ -1,0 +1,16 @@
+//! `rustydb-core`: the RustyDB engine and the [`env`] boundary it runs on.
+//!
+//! Everything in this crate reaches time, disk, network, randomness and task
+//! scheduling only through [`env::Env`]. The production binary hands it an Env
+//! backed by tokio and the operating system (`rustydb-io`); the simulator hands
+//! it a deterministic Env that injects faults (`rustydb-sim`). The same engine
+//! code runs under both; there are no `cfg` forks of engine logic.
+//!
+//! The determinism rule is enforced mechanically by `clippy.toml` at the
+//! repository root, which forbids the std clock, file system, network, thread
+//! and OS-randomness APIs, and iteration-order-leaking `HashMap`/`HashSet`.
+
+pub mod env;
+pub mod error;
+
+pub use error::{Error, IoErrorKind, Result};
