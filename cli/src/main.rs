@@ -1,1 +1,34 @@
-fn main(){}
+//! `rustydb`: the command-line entry point. Binaries choose the Env: this one
+//! wires the simulator (`rustydb sim`) and, later, the server on the
+//! production Env (`rustydb server`).
+
+mod sim;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "rustydb", version, about = "RustyDB: a SQL database built to be simulated")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a simulation scenario for one seed or a range of seeds.
+    Sim(sim::SimArgs),
+    /// Serve a data directory over the PostgreSQL protocol and HTTP.
+    Server,
+}
+
+fn main() -> ExitCode {
+    match Cli::parse().command {
+        Command::Sim(args) => sim::run(&args),
+        Command::Server => {
+            eprintln!("rustydb server: feature not supported yet (the server is planned; see docs/ARCHITECTURE.md)");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,28 @@
+//! Workloads: programs that run on simulated nodes, plus the history their
+//! checker reads. A workload names its nodes, installs their programs, and
+//! reports progress (for the liveness phase) and violations.
+
+pub mod mirrored_log;
+
+use crate::options::RunOptions;
+use crate::runtime::Simulator;
+
+/// A workload as the run loop sees it.
+pub trait Workload {
+    /// Adds the workload's nodes and programs to the simulator.
+    fn install(&self, sim: &mut Simulator);
+    /// Operations acknowledged so far (the liveness measure).
+    fn progress(&self) -> u64;
+    /// Recoveries checked so far (the final phase waits for one per server).
+    fn recoveries(&self) -> u64;
+    /// The first invariant violation, if any.
+    fn violation(&self) -> Option<String>;
+}
+
+/// Builds the workload a scenario names (validated at load).
+pub fn build(options: &RunOptions) -> Box<dyn Workload> {
+    match options.workload.as_str() {
+        "mirrored-log" => Box::new(mirrored_log::MirroredLogWorkload::new(options)),
+        other => unreachable!("scenario validation admits only known workloads, got {other}"),
+    }
+}
