@@ -3,12 +3,21 @@
 //! seed failed. Wall-clock time is measured here, outside the simulation, and
 //! never feeds it.
 
+use std::io::Write;
 use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use rustydb_sim::{FaultCounts, Scenario, SeedReport, run_seed};
+
+/// Prints a line to stdout, ignoring a closed pipe (`rustydb sim … | head`):
+/// the verdict is the exit status, not the output.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
 
 #[derive(Args)]
 pub struct SimArgs {
@@ -30,7 +39,8 @@ pub struct SimArgs {
 fn parse_seed_range(text: &str) -> Result<(u64, u64), String> {
     let (start, end) = text.split_once("..").ok_or_else(|| format!("--seeds {text:?}: expected A..B"))?;
     let end = end.strip_prefix('=').unwrap_or(end);
-    let parse = |part: &str| part.trim().parse::<u64>().map_err(|_| format!("--seeds {text:?}: {part:?} is not a seed"));
+    let parse =
+        |part: &str| part.trim().parse::<u64>().map_err(|_| format!("--seeds {text:?}: {part:?} is not a seed"));
     let (start, end) = (parse(start)?, parse(end)?);
     if start > end {
         return Err(format!("--seeds {text:?}: the range is empty"));
@@ -62,7 +72,9 @@ pub fn run(args: &SimArgs) -> ExitCode {
 
 fn sweep(args: &SimArgs, scenario: &Scenario, first: u64, last: u64) -> ExitCode {
     let bar = if first == last { ProgressBar::hidden() } else { ProgressBar::new(last - first + 1) };
-    bar.set_style(ProgressStyle::with_template("{bar:40} {pos}/{len} seeds {msg}").unwrap_or(ProgressStyle::default_bar()));
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} seeds {msg}").unwrap_or(ProgressStyle::default_bar()),
+    );
     let mut totals = FaultCounts::default();
     let (mut failed, mut sim_millis) = (0u64, 0u64);
     let sweep_start = Instant::now();
@@ -81,7 +93,7 @@ fn sweep(args: &SimArgs, scenario: &Scenario, first: u64, last: u64) -> ExitCode
     }
     bar.finish_and_clear();
     let wall_millis = sweep_start.elapsed().as_millis().max(1);
-    println!(
+    out!(
         "summary seeds={} failed={failed} faults={} sim_ms={sim_millis} wall_ms={wall_millis} compression={:.0} {totals}",
         last - first + 1,
         totals.total(),
@@ -90,13 +102,13 @@ fn sweep(args: &SimArgs, scenario: &Scenario, first: u64, last: u64) -> ExitCode
     let missing = totals.missing();
     if !missing.is_empty() {
         let names: Vec<&str> = missing.iter().map(|kind| kind.name()).collect();
-        println!("note: fault kinds never injected in this sweep: {}", names.join(" "));
+        out!("note: fault kinds never injected in this sweep: {}", names.join(" "));
     }
     if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE }
 }
 
 fn print_report(args: &SimArgs, report: &SeedReport, wall_millis: u128) {
-    println!(
+    out!(
         "seed={} result={} trace={:016x} sim_ms={} wall_ms={wall_millis} faults={} {} progress={}",
         report.seed,
         if report.ok() { "ok" } else { "FAIL" },
@@ -107,14 +119,14 @@ fn print_report(args: &SimArgs, report: &SeedReport, wall_millis: u128) {
         report.progress,
     );
     let Some(failure) = &report.failure else { return };
-    println!("  violation: {failure}");
+    out!("  violation: {failure}");
     if !args.verbose {
-        println!("  last trace events:");
+        out!("  last trace events:");
         for line in &report.trace_tail {
-            println!("    {line}");
+            out!("    {line}");
         }
     }
-    println!("  replay: rustydb sim --scenario {} --seed {} --verbose", args.scenario, report.seed);
+    out!("  replay: rustydb sim --scenario {} --seed {} --verbose", args.scenario, report.seed);
 }
 
 #[cfg(test)]

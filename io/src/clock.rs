@@ -16,9 +16,7 @@ pub struct TokioClock {
 
 impl TokioClock {
     pub fn new() -> Self {
-        TokioClock {
-            start: std::time::Instant::now(),
-        }
+        TokioClock { start: std::time::Instant::now() }
     }
 }
 
@@ -73,21 +71,13 @@ mod tests {
         let before = clock.now();
         clock.sleep(Duration::from_millis(20)).await;
         assert!(clock.now().saturating_since(before) >= Duration::from_millis(20));
-        assert!(
-            clock.wall_now().unix_millis() > 1_600_000_000_000,
-            "wall clock is after 2020"
-        );
+        assert!(clock.wall_now().unix_millis() > 1_600_000_000_000, "wall clock is after 2020");
     }
 
     #[tokio::test]
     async fn timeout_cancels_slow_futures_only() {
         let clock = TokioClock::new();
-        let slow = timeout(
-            &clock,
-            Duration::from_millis(10),
-            clock.sleep(Duration::from_secs(60)),
-        )
-        .await;
+        let slow = timeout(&clock, Duration::from_millis(10), clock.sleep(Duration::from_secs(60))).await;
         assert_eq!(slow, Err(Error::Timeout { after_ms: 10 }));
         let fast = timeout(&clock, Duration::from_secs(60), async { 7 }).await;
         assert_eq!(fast, Ok(7));

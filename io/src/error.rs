@@ -16,9 +16,7 @@ pub(crate) fn from_io(err: &io::Error, fallback: IoErrorKind, context: &str) -> 
         Os::NotFound => IoErrorKind::NotFound,
         Os::AlreadyExists => IoErrorKind::AlreadyExists,
         Os::ConnectionRefused => IoErrorKind::ConnectionRefused,
-        Os::ConnectionReset | Os::ConnectionAborted | Os::BrokenPipe => {
-            IoErrorKind::ConnectionReset
-        }
+        Os::ConnectionReset | Os::ConnectionAborted | Os::BrokenPipe => IoErrorKind::ConnectionReset,
         Os::AddrInUse => IoErrorKind::AddrInUse,
         Os::TimedOut => IoErrorKind::TimedOut,
         Os::InvalidInput => IoErrorKind::InvalidInput,
@@ -33,16 +31,9 @@ mod tests {
 
     #[test]
     fn maps_known_kinds_and_falls_back_for_the_rest() {
-        let kind =
-            |os: io::ErrorKind| from_io(&io::Error::from(os), IoErrorKind::Device, "op").io_kind();
-        assert_eq!(
-            kind(io::ErrorKind::BrokenPipe),
-            Some(IoErrorKind::ConnectionReset)
-        );
+        let kind = |os: io::ErrorKind| from_io(&io::Error::from(os), IoErrorKind::Device, "op").io_kind();
+        assert_eq!(kind(io::ErrorKind::BrokenPipe), Some(IoErrorKind::ConnectionReset));
         assert_eq!(kind(io::ErrorKind::NotFound), Some(IoErrorKind::NotFound));
-        assert_eq!(
-            kind(io::ErrorKind::PermissionDenied),
-            Some(IoErrorKind::Device)
-        );
+        assert_eq!(kind(io::ErrorKind::PermissionDenied), Some(IoErrorKind::Device));
     }
 }

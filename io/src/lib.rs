@@ -25,10 +25,8 @@
 //!   target, so the engine handles each failure once for both Envs.
 //! * **Unix only**: positional file I/O and directory fsync are Unix concepts.
 
-// `clippy.toml` at the repository root may forbid the std clock, file
-// system, network and randomness so engine code must use the Env. This crate
-// is the Env, the sanctioned exception.
-#![allow(clippy::disallowed_methods, clippy::disallowed_types)]
+// The determinism bans live in `core/clippy.toml` and `sim/clippy.toml`;
+// this crate is the production Env, the one place the OS is meant to be used.
 
 mod clock;
 mod error;
@@ -51,11 +49,7 @@ pub use storage::DirStorage;
 
 /// The Env a production node runs on: files in `data_dir` (created if
 /// missing), sockets bound on `bind_host`, tasks on `runtime`.
-pub fn production_env(
-    data_dir: &Path,
-    bind_host: &str,
-    runtime: tokio::runtime::Handle,
-) -> rustydb_core::Result<Env> {
+pub fn production_env(data_dir: &Path, bind_host: &str, runtime: tokio::runtime::Handle) -> rustydb_core::Result<Env> {
     Ok(Env {
         clock: Arc::new(TokioClock::new()),
         storage: Arc::new(DirStorage::new(data_dir)?),
@@ -78,8 +72,7 @@ mod tests {
     #[tokio::test]
     async fn env_spawns_tasks_and_reaches_storage() {
         let dir = TempDir::new();
-        let env =
-            production_env(dir.path(), "127.0.0.1", tokio::runtime::Handle::current()).unwrap();
+        let env = production_env(dir.path(), "127.0.0.1", tokio::runtime::Handle::current()).unwrap();
         assert!(dir.path().is_dir());
 
         let task_env = env.clone();
@@ -96,11 +89,7 @@ mod tests {
 
     #[tokio::test]
     async fn runtime_shutdown_cancels_tasks() {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
         let dir = TempDir::new();
         let env = production_env(dir.path(), "127.0.0.1", runtime.handle().clone()).unwrap();
         let stuck = env.spawn("stuck", std::future::pending::<()>());

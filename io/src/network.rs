@@ -6,9 +6,7 @@
 
 use std::net::SocketAddr;
 
-use rustydb_core::env::{
-    BoxFuture, DatagramSocket, Listener, MAX_DATAGRAM_BYTES, NetAddr, Network, Stream,
-};
+use rustydb_core::env::{BoxFuture, DatagramSocket, Listener, MAX_DATAGRAM_BYTES, NetAddr, Network, Stream};
 use rustydb_core::{Error, IoErrorKind, Result};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
@@ -24,9 +22,7 @@ pub struct TcpNetwork {
 impl TcpNetwork {
     /// Listens and binds on `bind_host` (an IP address or host name).
     pub fn new(bind_host: impl Into<String>) -> Self {
-        TcpNetwork {
-            bind_host: bind_host.into(),
-        }
+        TcpNetwork { bind_host: bind_host.into() }
     }
 
     /// [`Network::listen`] with the concrete type, whose port can be read back.
@@ -41,12 +37,7 @@ impl TcpNetwork {
     pub async fn bind_udp(&self, port: u16) -> Result<UdpDatagramSocket> {
         let socket = UdpSocket::bind((self.bind_host.as_str(), port))
             .await
-            .map_err(|err| {
-                net_error(
-                    &err,
-                    &format!("bind datagram socket on {}:{port}", self.bind_host),
-                )
-            })?;
+            .map_err(|err| net_error(&err, &format!("bind datagram socket on {}:{port}", self.bind_host)))?;
         Ok(UdpDatagramSocket { socket })
     }
 }
@@ -92,16 +83,9 @@ impl TcpAcceptor {
 impl Listener for TcpAcceptor {
     fn accept(&self) -> BoxFuture<'_, Result<(Box<dyn Stream>, NetAddr)>> {
         Box::pin(async move {
-            let (stream, peer) = self
-                .listener
-                .accept()
-                .await
-                .map_err(|err| net_error(&err, "accept"))?;
+            let (stream, peer) = self.listener.accept().await.map_err(|err| net_error(&err, "accept"))?;
             let peer = net_addr(peer);
-            Ok((
-                Box::new(TcpConnection::new(stream, peer.to_string())?) as Box<dyn Stream>,
-                peer,
-            ))
+            Ok((Box::new(TcpConnection::new(stream, peer.to_string())?) as Box<dyn Stream>, peer))
         })
     }
 }
@@ -116,9 +100,7 @@ impl TcpConnection {
     fn new(stream: TcpStream, peer: String) -> Result<Self> {
         // The engine sends small request/reply messages; Nagle's algorithm
         // with delayed acks would hold each back by tens of milliseconds.
-        stream
-            .set_nodelay(true)
-            .map_err(|err| net_error(&err, &format!("set TCP_NODELAY for {peer}")))?;
+        stream.set_nodelay(true).map_err(|err| net_error(&err, &format!("set TCP_NODELAY for {peer}")))?;
         Ok(TcpConnection { stream, peer })
     }
 }
@@ -126,19 +108,13 @@ impl TcpConnection {
 impl Stream for TcpConnection {
     fn read<'a>(&'a mut self, buf: &'a mut [u8]) -> BoxFuture<'a, Result<usize>> {
         Box::pin(async move {
-            self.stream
-                .read(buf)
-                .await
-                .map_err(|err| net_error(&err, &format!("read from {}", self.peer)))
+            self.stream.read(buf).await.map_err(|err| net_error(&err, &format!("read from {}", self.peer)))
         })
     }
 
     fn write_all<'a>(&'a mut self, data: &'a [u8]) -> BoxFuture<'a, Result<()>> {
         Box::pin(async move {
-            self.stream
-                .write_all(data)
-                .await
-                .map_err(|err| net_error(&err, &format!("write to {}", self.peer)))
+            self.stream.write_all(data).await.map_err(|err| net_error(&err, &format!("write to {}", self.peer)))
         })
     }
 }
@@ -159,10 +135,8 @@ impl DatagramSocket for UdpDatagramSocket {
     fn send_to<'a>(&'a self, addr: &'a NetAddr, data: &'a [u8]) -> BoxFuture<'a, Result<()>> {
         Box::pin(async move {
             if data.len() > MAX_DATAGRAM_BYTES {
-                let context = format!(
-                    "send_to {addr}: {} bytes exceeds the {MAX_DATAGRAM_BYTES}-byte limit",
-                    data.len()
-                );
+                let context =
+                    format!("send_to {addr}: {} bytes exceeds the {MAX_DATAGRAM_BYTES}-byte limit", data.len());
                 return Err(Error::io(IoErrorKind::InvalidInput, context));
             }
             self.socket
@@ -180,11 +154,7 @@ impl DatagramSocket for UdpDatagramSocket {
             // rather than truncated, which would break "arrives whole".
             let mut buf = vec![0; MAX_DATAGRAM_BYTES + 1];
             loop {
-                let (len, from) = self
-                    .socket
-                    .recv_from(&mut buf)
-                    .await
-                    .map_err(|err| net_error(&err, "recv_from"))?;
+                let (len, from) = self.socket.recv_from(&mut buf).await.map_err(|err| net_error(&err, "recv_from"))?;
                 if len <= MAX_DATAGRAM_BYTES {
                     buf.truncate(len);
                     return Ok((buf, net_addr(from)));
@@ -203,8 +173,7 @@ fn net_addr(addr: SocketAddr) -> NetAddr {
 }
 
 fn local_port(addr: std::io::Result<SocketAddr>) -> Result<u16> {
-    addr.map(|addr| addr.port())
-        .map_err(|err| net_error(&err, "local_addr"))
+    addr.map(|addr| addr.port()).map_err(|err| net_error(&err, "local_addr"))
 }
 
 #[cfg(test)]
@@ -233,17 +202,10 @@ mod tests {
             let request = read_exactly(stream.as_mut(), 4).await;
             stream.write_all(&request).await.unwrap();
             let mut rest = [0; 1];
-            assert_eq!(
-                stream.read(&mut rest).await.unwrap(),
-                0,
-                "client closed cleanly"
-            );
+            assert_eq!(stream.read(&mut rest).await.unwrap(), 0, "client closed cleanly");
         });
 
-        let mut client = network
-            .connect(&NetAddr::new("127.0.0.1", port))
-            .await
-            .unwrap();
+        let mut client = network.connect(&NetAddr::new("127.0.0.1", port)).await.unwrap();
         client.write_all(b"ping").await.unwrap();
         assert_eq!(read_exactly(client.as_mut(), 4).await, b"ping");
         drop(client);
@@ -255,28 +217,17 @@ mod tests {
         let network = TcpNetwork::default();
         let acceptor = network.listen_tcp(0).await.unwrap();
         let port = acceptor.local_port().unwrap();
-        let taken = network
-            .listen(port)
-            .await
-            .err()
-            .and_then(|err| err.io_kind());
+        let taken = network.listen(port).await.err().and_then(|err| err.io_kind());
         assert_eq!(taken, Some(IoErrorKind::AddrInUse));
         drop(acceptor);
-        let refused = network
-            .connect(&NetAddr::new("127.0.0.1", port))
-            .await
-            .err()
-            .and_then(|err| err.io_kind());
+        let refused = network.connect(&NetAddr::new("127.0.0.1", port)).await.err().and_then(|err| err.io_kind());
         assert_eq!(refused, Some(IoErrorKind::ConnectionRefused));
     }
 
     #[tokio::test]
     async fn udp_round_trip_and_size_limit() {
         let network = TcpNetwork::default();
-        let (a, b) = (
-            network.bind_udp(0).await.unwrap(),
-            network.bind_udp(0).await.unwrap(),
-        );
+        let (a, b) = (network.bind_udp(0).await.unwrap(), network.bind_udp(0).await.unwrap());
         let to_b = NetAddr::new("127.0.0.1", b.local_port().unwrap());
         let largest = vec![7; MAX_DATAGRAM_BYTES];
         a.send_to(&to_b, &largest).await.unwrap();
@@ -285,9 +236,6 @@ mod tests {
         assert_eq!(from, NetAddr::new("127.0.0.1", a.local_port().unwrap()));
 
         let oversized = a.send_to(&to_b, &[0; MAX_DATAGRAM_BYTES + 1]).await;
-        assert_eq!(
-            oversized.err().and_then(|err| err.io_kind()),
-            Some(IoErrorKind::InvalidInput)
-        );
+        assert_eq!(oversized.err().and_then(|err| err.io_kind()), Some(IoErrorKind::InvalidInput));
     }
 }

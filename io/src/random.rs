@@ -31,9 +31,7 @@ impl OsSeededRandom {
     }
 
     fn from_rng(rng: ChaCha12Rng) -> Self {
-        OsSeededRandom {
-            rng: Mutex::new(rng),
-        }
+        OsSeededRandom { rng: Mutex::new(rng) }
     }
 }
 
@@ -41,10 +39,7 @@ impl Random for OsSeededRandom {
     fn next_u64(&self) -> u64 {
         // A panic elsewhere while holding the lock cannot leave the generator
         // half-updated (a draw is one call), so a poisoned lock is still usable.
-        self.rng
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .next_u64()
+        self.rng.lock().unwrap_or_else(PoisonError::into_inner).next_u64()
     }
 }
 
@@ -58,14 +53,8 @@ mod tests {
 
     #[test]
     fn seeds_determine_the_stream() {
-        assert_eq!(
-            draws(&OsSeededRandom::with_seed(1)),
-            draws(&OsSeededRandom::with_seed(1))
-        );
-        assert_ne!(
-            draws(&OsSeededRandom::with_seed(1)),
-            draws(&OsSeededRandom::with_seed(2))
-        );
+        assert_eq!(draws(&OsSeededRandom::with_seed(1)), draws(&OsSeededRandom::with_seed(1)));
+        assert_ne!(draws(&OsSeededRandom::with_seed(1)), draws(&OsSeededRandom::with_seed(2)));
         let os = OsSeededRandom::new().unwrap();
         assert!((0..100).all(|_| os.below(10) < 10));
     }

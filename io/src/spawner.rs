@@ -18,10 +18,7 @@ pub struct TokioSpawner {
 
 impl TokioSpawner {
     pub fn new(handle: Handle) -> Self {
-        TokioSpawner {
-            handle,
-            next_id: AtomicU64::new(0),
-        }
+        TokioSpawner { handle, next_id: AtomicU64::new(0) }
     }
 }
 

@@ -28,13 +28,7 @@ impl DirStorage {
     /// on the file system; meant for startup.
     pub fn new(root: impl Into<PathBuf>) -> Result<Self> {
         let root = root.into();
-        create_root(&root).map_err(|err| {
-            from_io(
-                &err,
-                IoErrorKind::Device,
-                &format!("create {}", root.display()),
-            )
-        })?;
+        create_root(&root).map_err(|err| from_io(&err, IoErrorKind::Device, &format!("create {}", root.display())))?;
         Ok(DirStorage { root })
     }
 
@@ -72,31 +66,20 @@ impl Storage for DirStorage {
                 }
             }
             let target = path.clone();
-            let file =
-                blocking(move || options.open(target), || self.describe("open", name)).await?;
-            Ok(Box::new(DirFile {
-                file: Arc::new(file),
-                path,
-            }) as Box<dyn File>)
+            let file = blocking(move || options.open(target), || self.describe("open", name)).await?;
+            Ok(Box::new(DirFile { file: Arc::new(file), path }) as Box<dyn File>)
         })
     }
 
     fn list(&self) -> BoxFuture<'_, Result<Vec<String>>> {
         let root = self.root.clone();
-        Box::pin(blocking(
-            move || list_files(&root),
-            || format!("list {}", self.root.display()),
-        ))
+        Box::pin(blocking(move || list_files(&root), || format!("list {}", self.root.display())))
     }
 
     fn remove<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<()>> {
         Box::pin(async move {
             let path = self.path_of(name)?;
-            blocking(
-                move || fs::remove_file(path),
-                || self.describe("remove", name),
-            )
-            .await
+            blocking(move || fs::remove_file(path), || self.describe("remove", name)).await
         })
     }
 
@@ -110,10 +93,7 @@ impl Storage for DirStorage {
 
     fn sync_dir(&self) -> BoxFuture<'_, Result<()>> {
         let root = self.root.clone();
-        Box::pin(blocking(
-            move || sync_directory(&root),
-            || format!("sync_dir {}", self.root.display()),
-        ))
+        Box::pin(blocking(move || sync_directory(&root), || format!("sync_dir {}", self.root.display())))
     }
 }
 
@@ -131,11 +111,7 @@ impl DirFile {
         F: FnOnce(&fs::File) -> io::Result<T> + Send + 'static,
     {
         let file = Arc::clone(&self.file);
-        blocking(
-            move || op(&file),
-            || format!("{what} {}", self.path.display()),
-        )
-        .await
+        blocking(move || op(&file), || format!("{what} {}", self.path.display())).await
     }
 }
 
@@ -143,9 +119,7 @@ impl File for DirFile {
     fn read_at<'a>(&'a self, offset: u64, buf: &'a mut [u8]) -> BoxFuture<'a, Result<usize>> {
         Box::pin(async move {
             let len = buf.len();
-            let data = self
-                .with_file("read_at", move |file| read_up_to(file, offset, len))
-                .await?;
+            let data = self.with_file("read_at", move |file| read_up_to(file, offset, len)).await?;
             buf[..data.len()].copy_from_slice(&data);
             Ok(data.len())
         })
@@ -228,10 +202,7 @@ fn sync_directory(dir: &Path) -> io::Result<()> {
 /// new directory: `sync_dir` only makes entries inside `root` durable, which
 /// means nothing if `root` itself can vanish in a crash.
 fn create_root(root: &Path) -> io::Result<()> {
-    let missing: Vec<&Path> = root
-        .ancestors()
-        .take_while(|dir| !dir.as_os_str().is_empty() && !dir.exists())
-        .collect();
+    let missing: Vec<&Path> = root.ancestors().take_while(|dir| !dir.as_os_str().is_empty() && !dir.exists()).collect();
     fs::create_dir_all(root)?;
     for dir in missing {
         match dir.parent() {
@@ -279,16 +250,10 @@ mod tests {
     async fn open_modes_check_existence() {
         let dir = TempDir::new();
         let storage = DirStorage::new(dir.path()).unwrap();
-        assert_eq!(
-            kind(storage.open("f", OpenMode::Existing).await),
-            Some(IoErrorKind::NotFound)
-        );
+        assert_eq!(kind(storage.open("f", OpenMode::Existing).await), Some(IoErrorKind::NotFound));
         let file = storage.open("f", OpenMode::CreateIfMissing).await.unwrap();
         file.write_at(0, b"kept").await.unwrap();
-        assert_eq!(
-            kind(storage.open("f", OpenMode::CreateNew).await),
-            Some(IoErrorKind::AlreadyExists)
-        );
+        assert_eq!(kind(storage.open("f", OpenMode::CreateNew).await), Some(IoErrorKind::AlreadyExists));
         let again = storage.open("f", OpenMode::CreateIfMissing).await.unwrap();
         assert_eq!(again.len().await.unwrap(), 4);
         storage.open("f", OpenMode::Existing).await.unwrap();
@@ -313,16 +278,9 @@ mod tests {
         storage.remove("b").await.unwrap();
         assert!(storage.list().await.unwrap().is_empty());
         let mut buf = [0; 6];
-        assert_eq!(
-            b.read_at(0, &mut buf).await.unwrap(),
-            6,
-            "open handles outlive removal"
-        );
+        assert_eq!(b.read_at(0, &mut buf).await.unwrap(), 6, "open handles outlive removal");
         assert_eq!(kind(storage.remove("b").await), Some(IoErrorKind::NotFound));
-        assert_eq!(
-            kind(storage.rename("b", "c").await),
-            Some(IoErrorKind::NotFound)
-        );
+        assert_eq!(kind(storage.rename("b", "c").await), Some(IoErrorKind::NotFound));
     }
 
     #[tokio::test]
@@ -331,11 +289,7 @@ mod tests {
         let storage = DirStorage::new(dir.path()).unwrap();
         for name in ["", ".", "..", "x/y", "/etc/passwd", "nul\0"] {
             let invalid = Some(IoErrorKind::InvalidInput);
-            assert_eq!(
-                kind(storage.open(name, OpenMode::CreateIfMissing).await),
-                invalid,
-                "{name:?}"
-            );
+            assert_eq!(kind(storage.open(name, OpenMode::CreateIfMissing).await), invalid, "{name:?}");
             assert_eq!(kind(storage.remove(name).await), invalid, "{name:?}");
             assert_eq!(kind(storage.rename("ok", name).await), invalid, "{name:?}");
         }

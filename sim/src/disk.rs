@@ -223,7 +223,9 @@ impl Storage for SimStorage {
             validate_name(&name)?;
             let handle = self.handle.clone();
             let label = name.clone();
-            let inode = self.disk_op(op_latency, move |world, node| open_inode(&mut world.nodes[node].disk, &name, mode)).await?;
+            let inode = self
+                .disk_op(op_latency, move |world, node| open_inode(&mut world.nodes[node].disk, &name, mode))
+                .await?;
             Ok(Box::new(SimFile { handle, inode, name: label }) as Box<dyn File>)
         })
     }
@@ -333,7 +335,9 @@ impl File for SimFile {
     fn read_at<'a>(&'a self, offset: u64, buf: &'a mut [u8]) -> BoxFuture<'a, Result<usize>> {
         let len = buf.len() as u64;
         Box::pin(async move {
-            let bytes = self.op(op_latency, move |world, node, inode, name| read_inode(world, node, inode, name, offset, len)).await?;
+            let bytes = self
+                .op(op_latency, move |world, node, inode, name| read_inode(world, node, inode, name, offset, len))
+                .await?;
             buf[..bytes.len()].copy_from_slice(&bytes);
             Ok(bytes.len())
         })
@@ -345,7 +349,8 @@ impl File for SimFile {
             if offset.saturating_add(data.len() as u64) > FILE_BYTES_MAX {
                 return Err(Error::io(IoErrorKind::InvalidInput, format!("write past {FILE_BYTES_MAX} bytes")));
             }
-            self.op(op_latency, move |world, node, inode, name| write_inode(world, node, inode, name, offset, data)).await
+            self.op(op_latency, move |world, node, inode, name| write_inode(world, node, inode, name, offset, data))
+                .await
         })
     }
 
@@ -386,7 +391,14 @@ impl File for SimFile {
     }
 }
 
-fn read_inode(world: &mut World, node: NodeId, inode: &mut Inode, name: &str, offset: u64, len: u64) -> Result<Vec<u8>> {
+fn read_inode(
+    world: &mut World,
+    node: NodeId,
+    inode: &mut Inode,
+    name: &str,
+    offset: u64,
+    len: u64,
+) -> Result<Vec<u8>> {
     if world.chance(world.options.disk.read_error_probability) {
         world.fault(FaultKind::ReadError, node, offset);
         return Err(device_error("read", name));
@@ -406,7 +418,14 @@ fn read_inode(world: &mut World, node: NodeId, inode: &mut Inode, name: &str, of
     Ok(inode.current[start..end].to_vec())
 }
 
-fn write_inode(world: &mut World, node: NodeId, inode: &mut Inode, name: &str, offset: u64, data: Vec<u8>) -> Result<()> {
+fn write_inode(
+    world: &mut World,
+    node: NodeId,
+    inode: &mut Inode,
+    name: &str,
+    offset: u64,
+    data: Vec<u8>,
+) -> Result<()> {
     if world.chance(world.options.disk.write_error_probability) {
         world.fault(FaultKind::WriteError, node, offset);
         return Err(device_error("write", name));

@@ -59,7 +59,10 @@ impl NodeClock {
     }
 
     fn wall(&self, now_nanos: u64) -> i128 {
-        WALL_EPOCH_NANOS + i128::from(self.scaled(now_nanos)) + i128::from(self.skew_nanos) + i128::from(self.jumps_nanos)
+        WALL_EPOCH_NANOS
+            + i128::from(self.scaled(now_nanos))
+            + i128::from(self.skew_nanos)
+            + i128::from(self.jumps_nanos)
     }
 
     /// True time needed for this clock to advance by `duration` (rounded up).
@@ -203,7 +206,8 @@ mod tests {
 
     #[test]
     fn drifting_clock_sleeps_in_its_own_time() {
-        let clock = NodeClock { drift_ppm: 1_000, skew_nanos: 0, jumps_nanos: 0, boot_true_nanos: 0, boot_mono_nanos: 0 };
+        let clock =
+            NodeClock { drift_ppm: 1_000, skew_nanos: 0, jumps_nanos: 0, boot_true_nanos: 0, boot_mono_nanos: 0 };
         let true_nanos = clock.true_nanos_for(Duration::from_millis(1_001));
         assert_eq!(true_nanos, 1_000_000_000);
         assert!(clock.mono(true_nanos) >= 1_001_000_000);

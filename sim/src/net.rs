@@ -37,10 +37,15 @@ pub const CONNECT_TIMEOUT_MILLIS: u64 = 1_000;
 /// Where ports for outgoing connections start.
 const EPHEMERAL_PORT_BASE: u64 = 40_000;
 
+/// A datagram as queued: its bytes and its sender.
+type Datagram = (Vec<u8>, NetAddr);
+/// A pending connection as queued: its id and the peer's address.
+type PendingConnection = (u64, NetAddr);
+
 #[derive(Default)]
 pub(crate) struct NetState {
-    listeners: BTreeMap<(NodeId, u16), Endpoint<(u64, NetAddr)>>,
-    sockets: BTreeMap<(NodeId, u16), Endpoint<(Vec<u8>, NetAddr)>>,
+    listeners: BTreeMap<(NodeId, u16), Endpoint<PendingConnection>>,
+    sockets: BTreeMap<(NodeId, u16), Endpoint<Datagram>>,
     conns: BTreeMap<u64, Conn>,
     next_conn: u64,
     blocked: BTreeSet<(NodeId, NodeId)>,
@@ -314,7 +319,9 @@ impl Stream for SimStream {
                 if sent == data.len() {
                     return Poll::Ready(Ok(()));
                 }
-                let Some(conn) = world.net.conns.get_mut(&conn_id) else { return Poll::Ready(Err(reset_error("write"))) };
+                let Some(conn) = world.net.conns.get_mut(&conn_id) else {
+                    return Poll::Ready(Err(reset_error("write")));
+                };
                 if conn.reset || conn.ends[1 - side].closed {
                     return Poll::Ready(Err(reset_error("write")));
                 }

@@ -11,6 +11,8 @@
 //!
 //! A checker violation in any phase ends the run at once.
 
+use std::io::Write;
+
 use crate::faults::FaultCounts;
 use crate::options::RunOptions;
 use crate::runtime::{RunEnd, Simulator};
@@ -48,7 +50,7 @@ impl SeedReport {
 pub fn run_seed(scenario: &Scenario, seed: u64, verbose: bool) -> SeedReport {
     let options = scenario.draw(seed);
     if verbose {
-        println!("options drawn from seed {seed}:\n{options:#?}");
+        let _ = writeln!(std::io::stdout().lock(), "options drawn from seed {seed}:\n{options:#?}");
     }
     let mut sim = Simulator::new(options.clone(), verbose);
     let workload = workloads::build(&options);

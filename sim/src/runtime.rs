@@ -65,10 +65,21 @@ type Action = Box<dyn FnOnce(&mut World) + Send>;
 pub(crate) enum Event {
     /// A state change at a point in time; skipped if `incarnation` is set and
     /// the node has crashed since.
-    Action { node: NodeId, incarnation: Option<u64>, what: &'static str, action: Action },
+    Action {
+        node: NodeId,
+        incarnation: Option<u64>,
+        what: &'static str,
+        action: Action,
+    },
     /// A node's program failed; crash and restart it.
-    NodeFailed { node: NodeId, incarnation: u64, error: String },
-    Restart { node: NodeId },
+    NodeFailed {
+        node: NodeId,
+        incarnation: u64,
+        error: String,
+    },
+    Restart {
+        node: NodeId,
+    },
     CrashSomeServer,
     PartitionStart,
     PartitionHeal,
@@ -475,7 +486,8 @@ impl Simulator {
             let interval = world.options.crash.interval_ms * 1_000_000;
             let next = world.now_nanos + world.jitter_nanos(interval);
             world.schedule(next, Event::CrashSomeServer);
-            let up: Vec<NodeId> = (0..world.nodes.len()).filter(|n| world.nodes[*n].crashable && world.nodes[*n].up).collect();
+            let up: Vec<NodeId> =
+                (0..world.nodes.len()).filter(|n| world.nodes[*n].crashable && world.nodes[*n].up).collect();
             if up.is_empty() {
                 return;
             }

@@ -9,6 +9,7 @@
 use std::collections::VecDeque;
 use std::fmt;
 use std::hash::{Hash, Hasher};
+use std::io::Write;
 
 use crate::faults::FaultKind;
 
@@ -76,7 +77,7 @@ impl Trace {
         self.events_count += 1;
         let traced = TracedEvent { time_nanos, event };
         if self.verbose {
-            println!("{traced}");
+            let _ = writeln!(std::io::stdout().lock(), "{traced}");
         }
         if self.tail.len() == TRACE_TAIL_EVENTS_MAX {
             self.tail.pop_front();

@@ -21,6 +21,9 @@
 //! * **Reads may return corrupted bytes** (bit rot, a write the device put at
 //!   the wrong offset). Storage does not detect this; callers checksum what
 //!   they store and keep redundancy where they must survive it.
+//! * **A write or truncate whose future is dropped before completing** may
+//!   or may not take effect, at any later moment until the next successful
+//!   `sync` completes.
 //! * Reads past the end of a file return fewer bytes (zero at or past the end);
 //!   writes past the end extend the file, the gap reading as zeros.
 
@@ -54,6 +57,7 @@ pub trait Storage: Send + Sync {
 }
 
 /// An open file. Operations on one handle may run concurrently.
+#[allow(clippy::len_without_is_empty)] // an async length; emptiness is `len() == 0`
 pub trait File: Send + Sync {
     /// Reads up to `buf.len()` bytes at `offset`; returns how many were read,
     /// fewer only at the end of the file.

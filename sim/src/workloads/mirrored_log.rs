@@ -244,7 +244,12 @@ async fn server_main(env: Env, name: String, history: History) -> Result<()> {
     }
 }
 
-async fn serve_datagrams(env: Env, socket: Arc<dyn DatagramSocket>, log: Arc<MirroredLog>, mut fatal: mpsc::Sender<Error>) {
+async fn serve_datagrams(
+    env: Env,
+    socket: Arc<dyn DatagramSocket>,
+    log: Arc<MirroredLog>,
+    mut fatal: mpsc::Sender<Error>,
+) {
     loop {
         let (bytes, from) = match socket.recv_from().await {
             Ok(datagram) => datagram,
@@ -386,14 +391,21 @@ impl ClientLoop {
         }
     }
 
-    async fn call_stream(&self, connections: &mut BTreeMap<String, Box<dyn Stream>>, server: &str, body: &[u8]) -> Result<Option<u64>> {
+    async fn call_stream(
+        &self,
+        connections: &mut BTreeMap<String, Box<dyn Stream>>,
+        server: &str,
+        body: &[u8],
+    ) -> Result<Option<u64>> {
         if !connections.contains_key(server) {
             let stream = self.env.network.connect(&NetAddr::new(server, STREAM_PORT)).await?;
             connections.insert(server.to_string(), stream);
         }
         let stream = connections.get_mut(server).expect("inserted above");
         write_frame(stream.as_mut(), body).await?;
-        let reply = read_frame(stream.as_mut()).await?.ok_or_else(|| Error::io(rustydb_core::IoErrorKind::ConnectionReset, "closed"))?;
+        let reply = read_frame(stream.as_mut())
+            .await?
+            .ok_or_else(|| Error::io(rustydb_core::IoErrorKind::ConnectionReset, "closed"))?;
         Ok(decode_reply(&reply).and_then(|(_, slot)| slot))
     }
 }
