@@ -5,5 +5,6 @@
 //! | checker | invariant | negative scenario |
 //! |---|---|---|
 //! | [`durable_log::LogHistory`] | every acknowledged append survives every crash, and recovery returns nothing no client wrote | `negative/lying-fsync.toml` |
+//! | liveness (`run.rs`) | after faults stop, the workload acknowledges `progress_min` operations within `within_ms` | `negative/liveness-unreachable.toml` |
 
 pub mod durable_log;
