@@ -68,6 +68,9 @@ pub enum Error {
     /// Stored bytes failed validation (checksum, magic, bounds).
     #[error("corrupt data: {0}")]
     Corrupt(String),
+    /// A page read from disk failed validation; it is never used.
+    #[error("corrupt page {page} of file {file}: {reason}")]
+    CorruptPage { file: String, page: u64, reason: String },
     /// Input from outside (arguments, bytes, configuration) was invalid.
     #[error("invalid input: {0}")]
     InvalidInput(String),

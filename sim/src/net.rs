@@ -157,16 +157,21 @@ impl SimNetwork {
     }
 }
 
+/// Claims `port` on the handle's node in `endpoints`, or fails as the OS would.
+fn bind<T>(endpoints: &mut BTreeMap<(NodeId, u16), Endpoint<T>>, handle: &Handle, port: u16, what: &str) -> Result<()> {
+    let key = (handle.node, port);
+    if endpoints.contains_key(&key) {
+        return Err(Error::io(IoErrorKind::AddrInUse, format!("{what} port {port}")));
+    }
+    endpoints.insert(key, Endpoint { incarnation: handle.incarnation, queue: VecDeque::new(), waker: None });
+    Ok(())
+}
+
 impl Network for SimNetwork {
     fn listen(&self, port: u16) -> BoxFuture<'_, Result<Box<dyn Listener>>> {
         Box::pin(async move {
             let mut world = lock(&self.handle.shared.world);
-            let key = (self.handle.node, port);
-            if world.net.listeners.contains_key(&key) {
-                return Err(Error::io(IoErrorKind::AddrInUse, format!("listen on port {port}")));
-            }
-            let endpoint = Endpoint { incarnation: self.handle.incarnation, queue: VecDeque::new(), waker: None };
-            world.net.listeners.insert(key, endpoint);
+            bind(&mut world.net.listeners, &self.handle, port, "listen on")?;
             Ok(Box::new(SimListener { handle: self.handle.clone(), port }) as Box<dyn Listener>)
         })
     }
@@ -202,12 +207,7 @@ impl Network for SimNetwork {
     fn bind_datagram(&self, port: u16) -> BoxFuture<'_, Result<Box<dyn DatagramSocket>>> {
         Box::pin(async move {
             let mut world = lock(&self.handle.shared.world);
-            let key = (self.handle.node, port);
-            if world.net.sockets.contains_key(&key) {
-                return Err(Error::io(IoErrorKind::AddrInUse, format!("bind datagram port {port}")));
-            }
-            let endpoint = Endpoint { incarnation: self.handle.incarnation, queue: VecDeque::new(), waker: None };
-            world.net.sockets.insert(key, endpoint);
+            bind(&mut world.net.sockets, &self.handle, port, "bind datagram")?;
             Ok(Box::new(SimSocket { handle: self.handle.clone(), port }) as Box<dyn DatagramSocket>)
         })
     }
