@@ -10,6 +10,7 @@
 //! which forbids the std clock, file system, network, thread
 //! and OS-randomness APIs, and iteration-order-leaking `HashMap`/`HashSet`.
 
+pub mod buffer;
 pub mod env;
 pub mod error;
 pub mod index;

@@ -5,6 +5,7 @@
 //! page read from the wrong place, torn, or rotted is detected on read and
 //! reported as [`crate::Error::CorruptPage`], never used.
 
+pub mod file;
 pub mod page;
 pub mod slotted;
 
