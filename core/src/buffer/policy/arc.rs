@@ -121,7 +121,7 @@ impl EvictionPolicy for ArcPolicy {
     fn victim(&mut self, evictable: &dyn Fn(FrameId) -> bool) -> Option<FrameId> {
         let (preferred, fallback) =
             if self.t1.len() > self.t1_count_target { (&self.t1, &self.t2) } else { (&self.t2, &self.t1) };
-        let choice = preferred.oldest_matching(evictable).or_else(|| fallback.oldest_matching(evictable));
+        let choice = preferred.oldest_matching_or(fallback, evictable);
         assert!(choice.is_none_or(|frame| self.residents.holds(frame)));
         choice
     }

@@ -66,6 +66,13 @@ impl<K: Ord + Copy> RecencyQueue<K> {
         self.key_by_stamp.values().copied().find(|&key| accept(key))
     }
 
+    /// The oldest accepted key of this queue, else of `fallback`: how ARC and
+    /// 2Q evict from their preferred list but never fail while the other
+    /// list still has an evictable frame.
+    pub(crate) fn oldest_matching_or(&self, fallback: &Self, accept: impl Fn(K) -> bool) -> Option<K> {
+        self.oldest_matching(&accept).or_else(|| fallback.oldest_matching(&accept))
+    }
+
     /// Keys oldest first.
     pub(crate) fn iter(&self) -> impl Iterator<Item = K> + '_ {
         self.key_by_stamp.values().copied()

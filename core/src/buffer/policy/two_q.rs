@@ -94,7 +94,7 @@ impl EvictionPolicy for TwoQPolicy {
     fn victim(&mut self, evictable: &dyn Fn(FrameId) -> bool) -> Option<FrameId> {
         let (preferred, fallback) =
             if self.a1_in.len() > self.a1_in_count_target { (&self.a1_in, &self.am) } else { (&self.am, &self.a1_in) };
-        let choice = preferred.oldest_matching(evictable).or_else(|| fallback.oldest_matching(evictable));
+        let choice = preferred.oldest_matching_or(fallback, evictable);
         assert!(choice.is_none_or(|frame| self.residents.holds(frame)));
         choice
     }
