@@ -2,6 +2,7 @@
 //! and recovery.
 
 pub mod record;
+pub mod writer;
 
 use std::fmt;
 
