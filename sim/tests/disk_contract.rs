@@ -86,9 +86,14 @@ fn unsynced_writes_may_survive_whole_or_torn() {
 fn lying_sync_persists_nothing_and_unsynced_names_may_vanish() {
     let vanished = (0..20).any(|seed| crash_and_reboot("unsynced_loss_probability = 1.0", false, seed).is_none());
     assert!(vanished, "a created name that was never dir-synced can vanish");
-    for seed in 0..10 {
-        let contents =
-            crash_and_reboot("unsynced_loss_probability = 1.0\nsync_lies = true", true, seed).unwrap_or_default();
-        assert!(contents.iter().all(|b| *b == 0), "seed {seed}: nothing was really synced: {contents:?}");
+    // A lying sync_dir may also lose the name; where the file survives, it
+    // must hold none of the "synced" bytes, and some seed must show that.
+    let mut survived = 0;
+    for seed in 0..40 {
+        if let Some(contents) = crash_and_reboot("unsynced_loss_probability = 1.0\nsync_lies = true", true, seed) {
+            survived += 1;
+            assert!(contents.iter().all(|b| *b == 0), "seed {seed}: nothing was really synced: {contents:?}");
+        }
     }
+    assert!(survived > 0, "no seed kept the file, so the lying sync was never observed");
 }
