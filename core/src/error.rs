@@ -74,6 +74,18 @@ pub enum Error {
     /// Input from outside (arguments, bytes, configuration) was invalid.
     #[error("invalid input: {0}")]
     InvalidInput(String),
+    /// A transaction lost a conflict with another (for example a lock it would
+    /// have to wait for in an order that could deadlock). It has done nothing
+    /// durable; roll it back and retry.
+    #[error("transaction conflict: {0}")]
+    Conflict(String),
+    /// A key is already present in a unique index.
+    #[error("duplicate key: {0}")]
+    UniqueViolation(String),
+    /// The engine hit an earlier failure it cannot continue past (a failed log
+    /// or data sync): every later operation fails until it restarts and recovers.
+    #[error("engine stopped after an earlier failure ({0}); restart to recover")]
+    Poisoned(String),
     /// The feature exists in SQL or the API but RustyDB does not provide it.
     #[error("feature not supported: {0}")]
     NotSupported(String),

@@ -21,7 +21,8 @@
 //!   share a per-node `corruption_budget` so a workload with redundancy can
 //!   always recover: the bound TigerBeetle's storage simulator also keeps.
 //! * **`sync_lies`** (negative scenarios only) acknowledges syncs without
-//!   persisting anything.
+//!   persisting anything; with `sync_lies_only = "name"`, only syncs of that
+//!   file lie (a data file whose checkpoint writes never land).
 
 use std::collections::BTreeMap;
 
@@ -277,7 +278,7 @@ impl Storage for SimStorage {
                     world.fault(FaultKind::SyncError, node, 0);
                     return Err(device_error("sync", "directory"));
                 }
-                if world.options.disk.sync_lies {
+                if world.options.disk.sync_lies && world.options.disk.sync_lies_only.is_none() {
                     return Ok(());
                 }
                 let disk = &mut world.nodes[node].disk;
@@ -361,7 +362,9 @@ impl File for SimFile {
                     world.fault(FaultKind::SyncError, node, 0);
                     return Err(device_error("sync", name));
                 }
-                if !world.options.disk.sync_lies {
+                let disk = &world.options.disk;
+                let lies = disk.sync_lies && disk.sync_lies_only.as_deref().is_none_or(|only| only == name);
+                if !lies {
                     for op in std::mem::take(&mut inode.pending) {
                         op.apply(&mut inode.durable);
                     }

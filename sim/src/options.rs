@@ -55,6 +55,8 @@ pub struct DiskOptions {
     pub torn_write_probability: f64,
     /// The disk acknowledges `sync` without persisting anything (negative scenarios).
     pub sync_lies: bool,
+    /// With `sync_lies`, only syncs of this file lie.
+    pub sync_lies_only: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

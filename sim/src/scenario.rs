@@ -25,7 +25,7 @@ use crate::options::{
 };
 
 /// The workloads a scenario may name.
-pub const WORKLOADS: [&str; 1] = ["mirrored-log"];
+pub const WORKLOADS: [&str; 2] = ["mirrored-log", "crash-recovery"];
 
 /// A fixed value or an inclusive range drawn per seed.
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq)]
@@ -109,6 +109,8 @@ pub struct DiskSection {
     pub unsynced_loss_probability: Draw<f64>,
     pub torn_write_probability: Draw<f64>,
     pub sync_lies: bool,
+    /// With `sync_lies`, lie only about this file (and keep directory syncs honest).
+    pub sync_lies_only: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -285,6 +287,7 @@ impl Scenario {
             unsynced_loss_probability: draw_f64(rng, d.unsynced_loss_probability),
             torn_write_probability: draw_f64(rng, d.torn_write_probability),
             sync_lies: d.sync_lies,
+            sync_lies_only: d.sync_lies_only.clone(),
         }
     }
 

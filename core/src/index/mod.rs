@@ -1,3 +1,4 @@
-//! Indexes: the order-preserving key encoding and (next) the B+Tree.
+//! Indexes: the order-preserving key encoding and the B+Tree.
 
+pub mod btree;
 pub mod key;

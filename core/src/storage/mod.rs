@@ -5,9 +5,12 @@
 //! page read from the wrong place, torn, or rotted is detected on read and
 //! reported as [`crate::Error::CorruptPage`], never used.
 
+pub mod apply;
 pub mod file;
+pub mod heap_page;
 pub mod page;
 pub mod slotted;
+pub mod space_map;
 
 use std::fmt;
 

@@ -136,7 +136,7 @@ pub enum PageType {
     BTreeLeaf = 4,
     /// B+Tree internal node.
     BTreeInternal = 5,
-    /// Free-space map for heap pages.
+    /// Space map: one bit per page of the group it covers, set while allocated.
     FreeSpaceMap = 6,
     /// Continuation of a value too large for one page.
     Overflow = 7,

@@ -255,9 +255,16 @@ impl<B: AsRef<[u8]>> SlottedPage<B> {
         })
     }
 
+    /// The slot [`SlottedPage::insert`] would fill next: the lowest tombstone,
+    /// else a new one.
+    pub fn next_slot(&self) -> SlotId {
+        SlotId(u16::try_from(self.first_free_index()).expect("slot count fits u16"))
+    }
+
     /// Size of the largest tuple [`SlottedPage::insert`] accepts now, counting
     /// the directory entry it may need and space compaction would recover.
     /// Zero also when not even an empty tuple fits.
+
     pub fn free_space(&self) -> usize {
         let slot_count_after = self.slot_count().max(self.first_free_index() + 1);
         self.len().saturating_sub(slot_position(slot_count_after) + self.live_bytes())

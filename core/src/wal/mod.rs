@@ -1,6 +1,7 @@
 //! The write-ahead log: records, the log buffer, group commit, checkpoints
 //! and recovery.
 
+pub mod control;
 pub mod record;
 pub mod writer;
 

@@ -51,8 +51,7 @@
 //! | 6 | `Clr` | file `u32`, page `u64`, undo_next_lsn `u64`, page op |
 //! | 7 | `CheckpointBegin` | — |
 //! | 8 | `CheckpointEnd` | the dirty page table, then the transaction table (below) |
-//! | 9 | `PageAllocate` | file `u32`, page `u64` |
-//! | 10 | `PageFree` | file `u32`, page `u64` |
+//! | 9 | `PageImage` | file `u32`, page `u64`, page type `u8`, body (byte string) |
 //!
 //! | op tag | page op | fields after the op tag |
 //! |-------:|---------|-------------------------|
@@ -61,6 +60,13 @@
 //! | 3 | `SlotInsert` | slot `u16`, data (byte string) |
 //! | 4 | `SlotDelete` | slot `u16`, before (byte string) |
 //! | 5 | `SlotUpdate` | slot `u16`, before (byte string), after (byte string) |
+//! | 6 | `EntryInsert` | index `u16`, entry (byte string) |
+//! | 7 | `EntryDelete` | index `u16`, entry (byte string) |
+//! | 8 | `EntriesRemoveTail` | from `u16`, count `u16`, that many byte strings |
+//! | 9 | `EntriesAppend` | at `u16`, count `u16`, that many byte strings |
+//! | 10 | `MapSet` | bit `u16` |
+//! | 11 | `MapClear` | bit `u16` |
+//! | 12 | `SetPageType` | before `u8`, after `u8` |
 //!
 //! `CheckpointEnd` holds a `u32` count of dirty pages, then for each its file `u32`, page `u64`
 //! and recovery_lsn `u64`; then a `u32` count of transactions, then for each its txn `u64`,
@@ -92,9 +98,19 @@
 //!   `CheckpointBegin`, loads the tables from the matching `CheckpointEnd`, and the records it
 //!   scans in between correct them. Checkpoint records belong to no transaction: by convention
 //!   `txn` is `TxnId(0)` and `prev_lsn` is zero.
-//! - `PageAllocate` / `PageFree`: a page of a file changes hands in the file's free-space map. Undo
-//!   of one is the other. A freed page must not be reused before the freeing transaction commits,
-//!   or undoing the free would take a page that another transaction now owns.
+//!
+//! - `PageImage`: a page's whole type and body as they were just before the first change after the
+//!   page was last clean. Redo-only and in no transaction's chain (`txn` 0, `prev_lsn` 0). It is
+//!   what makes torn page writes recoverable (PostgreSQL calls it a full-page write): a page write
+//!   can tear only while the page was being cleaned, so the next change logs an image first, and
+//!   redo rebuilds a page it cannot read from the last image or `Format` in its redo range.
+//!
+//! Allocating or freeing a page is an `Update` of the space-map page that covers it
+//! ([`PageOp::MapSet`] / [`PageOp::MapClear`]); undo of one is the other. Setting or clearing one
+//! bit commutes with every other bit's change, so concurrent transactions may share a map page and
+//! still undo page-oriented. A freed page must not be reused before the freeing transaction ends,
+//! or undoing the free would take a page that another transaction now owns; the allocator keeps
+//! such pages in quarantine.
 //!
 //! # Why CLRs carry `undo_next_lsn`
 //!
@@ -134,7 +150,7 @@ use crate::wal::{Lsn, TxnId};
 
 /// The largest record, in bytes, frame included. Bounding records bounds the log buffer that must
 /// hold one whole, and lets a damaged length field be recognised as impossible.
-pub const MAX_RECORD_BYTES: usize = 64 * 1024;
+pub const MAX_RECORD_BYTES: usize = 256 * 1024;
 
 /// The fixed part of every record: length, checksum, lsn, prev_lsn, txn and body tag.
 pub const HEADER_BYTES: usize = 33;
@@ -150,14 +166,20 @@ const TAG_UPDATE: u8 = 5;
 const TAG_CLR: u8 = 6;
 const TAG_CHECKPOINT_BEGIN: u8 = 7;
 const TAG_CHECKPOINT_END: u8 = 8;
-const TAG_PAGE_ALLOCATE: u8 = 9;
-const TAG_PAGE_FREE: u8 = 10;
+const TAG_PAGE_IMAGE: u8 = 9;
 
 const OP_FORMAT: u8 = 1;
 const OP_WRITE_BYTES: u8 = 2;
 const OP_SLOT_INSERT: u8 = 3;
 const OP_SLOT_DELETE: u8 = 4;
 const OP_SLOT_UPDATE: u8 = 5;
+const OP_ENTRY_INSERT: u8 = 6;
+const OP_ENTRY_DELETE: u8 = 7;
+const OP_ENTRIES_REMOVE_TAIL: u8 = 8;
+const OP_ENTRIES_APPEND: u8 = 9;
+const OP_MAP_SET: u8 = 10;
+const OP_MAP_CLEAR: u8 = 11;
+const OP_SET_PAGE_TYPE: u8 = 12;
 
 const STATUS_ACTIVE: u8 = 1;
 const STATUS_COMMITTED: u8 = 2;
@@ -208,13 +230,12 @@ pub enum LogBody {
         dirty_pages: Vec<(u32, PageId, Lsn)>,
         active_txns: Vec<(TxnId, TxnStatus, Lsn)>,
     },
-    PageAllocate {
+    /// A full page image, redo-only; see the module documentation.
+    PageImage {
         file: u32,
         page: PageId,
-    },
-    PageFree {
-        file: u32,
-        page: PageId,
+        page_type: u8,
+        body: Vec<u8>,
     },
 }
 
@@ -250,6 +271,21 @@ pub enum PageOp {
     SlotDelete { slot: u16, before: Vec<u8> },
     /// Replace slot `slot`'s contents `before` with `after`.
     SlotUpdate { slot: u16, before: Vec<u8>, after: Vec<u8> },
+    /// Insert `entry` at position `index` of an ordered node (B+Tree), shifting later entries up.
+    EntryInsert { index: u16, entry: Vec<u8> },
+    /// Remove the entry at position `index` of an ordered node, which held `entry`.
+    EntryDelete { index: u16, entry: Vec<u8> },
+    /// Remove the entries from position `from` to the end of an ordered node; they were `entries`.
+    /// A node split moves them to the new sibling with [`PageOp::EntriesAppend`].
+    EntriesRemoveTail { from: u16, entries: Vec<Vec<u8>> },
+    /// Append `entries` to an ordered node that holds exactly `at` entries.
+    EntriesAppend { at: u16, entries: Vec<Vec<u8>> },
+    /// Set bit `bit` of a space-map page: the page it stands for is allocated.
+    MapSet { bit: u16 },
+    /// Clear bit `bit` of a space-map page: the page it stands for is free.
+    MapClear { bit: u16 },
+    /// Change the page's type byte (a B+Tree root turning from leaf to internal node).
+    SetPageType { before: u8, after: u8 },
 }
 
 impl PageOp {
@@ -265,6 +301,13 @@ impl PageOp {
             PageOp::SlotUpdate { slot, before, after } => {
                 PageOp::SlotUpdate { slot: *slot, before: after.clone(), after: before.clone() }
             }
+            PageOp::EntryInsert { index, entry } => PageOp::EntryDelete { index: *index, entry: entry.clone() },
+            PageOp::EntryDelete { index, entry } => PageOp::EntryInsert { index: *index, entry: entry.clone() },
+            PageOp::EntriesRemoveTail { from, entries } => PageOp::EntriesAppend { at: *from, entries: entries.clone() },
+            PageOp::EntriesAppend { at, entries } => PageOp::EntriesRemoveTail { from: *at, entries: entries.clone() },
+            PageOp::MapSet { bit } => PageOp::MapClear { bit: *bit },
+            PageOp::MapClear { bit } => PageOp::MapSet { bit: *bit },
+            PageOp::SetPageType { before, after } => PageOp::SetPageType { before: *after, after: *before },
         };
         Some(inverse)
     }
@@ -305,6 +348,29 @@ impl PageOp {
                 put_byte_string(out, before)?;
                 put_byte_string(out, after)?;
             }
+            PageOp::EntryInsert { index, entry } | PageOp::EntryDelete { index, entry } => {
+                out.push(if matches!(self, PageOp::EntryInsert { .. }) { OP_ENTRY_INSERT } else { OP_ENTRY_DELETE });
+                put_u16(out, *index);
+                put_byte_string(out, entry)?;
+            }
+            PageOp::EntriesRemoveTail { from: position, entries } | PageOp::EntriesAppend { at: position, entries } => {
+                let tag = if matches!(self, PageOp::EntriesAppend { .. }) { OP_ENTRIES_APPEND } else { OP_ENTRIES_REMOVE_TAIL };
+                out.push(tag);
+                put_u16(out, *position);
+                put_u16(out, u16::try_from(entries.len()).map_err(|_| Error::InvalidInput("too many entries".into()))?);
+                for entry in entries {
+                    put_byte_string(out, entry)?;
+                }
+            }
+            PageOp::MapSet { bit } | PageOp::MapClear { bit } => {
+                out.push(if matches!(self, PageOp::MapSet { .. }) { OP_MAP_SET } else { OP_MAP_CLEAR });
+                put_u16(out, *bit);
+            }
+            PageOp::SetPageType { before, after } => {
+                out.push(OP_SET_PAGE_TYPE);
+                out.push(*before);
+                out.push(*after);
+            }
         }
         Ok(())
     }
@@ -326,6 +392,19 @@ impl PageOp {
                 let before = reader.byte_string()?;
                 PageOp::SlotUpdate { slot, before, after: reader.byte_string()? }
             }
+            OP_ENTRY_INSERT => PageOp::EntryInsert { index: reader.u16()?, entry: reader.byte_string()? },
+            OP_ENTRY_DELETE => PageOp::EntryDelete { index: reader.u16()?, entry: reader.byte_string()? },
+            OP_ENTRIES_REMOVE_TAIL => {
+                let from = reader.u16()?;
+                PageOp::EntriesRemoveTail { from, entries: reader.byte_strings()? }
+            }
+            OP_ENTRIES_APPEND => {
+                let at = reader.u16()?;
+                PageOp::EntriesAppend { at, entries: reader.byte_strings()? }
+            }
+            OP_MAP_SET => PageOp::MapSet { bit: reader.u16()? },
+            OP_MAP_CLEAR => PageOp::MapClear { bit: reader.u16()? },
+            OP_SET_PAGE_TYPE => PageOp::SetPageType { before: reader.u8()?, after: reader.u8()? },
             tag => return Err(TornReason::UnknownPageOpTag { tag }),
         };
         Ok(op)
@@ -362,8 +441,7 @@ impl LogBody {
             LogBody::Clr { .. } => TAG_CLR,
             LogBody::CheckpointBegin => TAG_CHECKPOINT_BEGIN,
             LogBody::CheckpointEnd { .. } => TAG_CHECKPOINT_END,
-            LogBody::PageAllocate { .. } => TAG_PAGE_ALLOCATE,
-            LogBody::PageFree { .. } => TAG_PAGE_FREE,
+            LogBody::PageImage { .. } => TAG_PAGE_IMAGE,
         }
     }
 
@@ -393,7 +471,11 @@ impl LogBody {
                     put_u64(out, last_lsn.0);
                 }
             }
-            LogBody::PageAllocate { file, page } | LogBody::PageFree { file, page } => put_page(out, *file, *page),
+            LogBody::PageImage { file, page, page_type, body } => {
+                put_page(out, *file, *page);
+                out.push(*page_type);
+                put_byte_string(out, body)?;
+            }
         }
         Ok(())
     }
@@ -416,13 +498,10 @@ impl LogBody {
             }
             TAG_CHECKPOINT_BEGIN => LogBody::CheckpointBegin,
             TAG_CHECKPOINT_END => decode_checkpoint_end(reader)?,
-            TAG_PAGE_ALLOCATE => {
+            TAG_PAGE_IMAGE => {
                 let (file, page) = reader.page()?;
-                LogBody::PageAllocate { file, page }
-            }
-            TAG_PAGE_FREE => {
-                let (file, page) = reader.page()?;
-                LogBody::PageFree { file, page }
+                let page_type = reader.u8()?;
+                LogBody::PageImage { file, page, page_type, body: reader.byte_string()? }
             }
             tag => return Err(TornReason::UnknownBodyTag { tag }),
         };
@@ -649,6 +728,16 @@ pub fn decode_next(buf: &[u8], offset: usize) -> Decoded {
 }
 
 /// Decodes one frame whose length field has been checked to be `frame.len()`.
+/// Decodes one whole frame that is known to sit at stream offset `lsn` (random access, for
+/// rollback reading back a transaction's records). `None` if it is not a valid record there.
+pub fn decode_frame_at(frame: &[u8], lsn: Lsn) -> Option<LogRecord> {
+    let length = u32::from_le_bytes(frame.get(..4)?.try_into().ok()?) as usize;
+    if !(HEADER_BYTES..=MAX_RECORD_BYTES).contains(&length) {
+        return None;
+    }
+    decode_frame(frame.get(..length)?, lsn).ok()
+}
+
 fn decode_frame(frame: &[u8], expected_lsn: Lsn) -> Result<LogRecord, TornReason> {
     let mut reader = Reader { bytes: frame };
     let _length = reader.u32()?;
@@ -761,6 +850,16 @@ impl<'a> Reader<'a> {
     fn byte_string(&mut self) -> Result<Vec<u8>, TornReason> {
         let length = usize::from(self.u16()?);
         Ok(self.take(length)?.to_vec())
+    }
+
+    /// A `u16` count of byte strings, then the strings; each needs at least its 2-byte length, so
+    /// a damaged count cannot over-allocate.
+    fn byte_strings(&mut self) -> Result<Vec<Vec<u8>>, TornReason> {
+        let count = usize::from(self.u16()?);
+        if count * 2 > self.bytes.len() {
+            return Err(TornReason::FieldPastRecordEnd);
+        }
+        (0..count).map(|_| self.byte_string()).collect()
     }
 
     /// Reads an entry count and checks that that many entries of `entry_bytes` fit in what is

@@ -61,7 +61,7 @@ use futures::channel::oneshot;
 
 use crate::env::{Env, File, OpenMode};
 use crate::error::{Error, Result};
-use crate::wal::record::{Decoded, LogBody, LogRecord, MAX_RECORD_BYTES, decode_next};
+use crate::wal::record::{Decoded, LogBody, LogRecord, MAX_RECORD_BYTES, decode_frame_at, decode_next};
 use crate::wal::{Lsn, TxnId};
 
 /// The log's file name.
@@ -70,6 +70,8 @@ pub const LOG_FILE: &str = "wal.log";
 pub const LOG_HEADER_BYTES: u64 = 64;
 /// The most bytes the in-memory buffer holds before append writes it out.
 pub const LOG_BUFFER_BYTES_MAX: usize = 1 << 20;
+/// The most the buffer may ever hold; see [`LogWriter::append_now`].
+pub const LOG_BUFFER_BYTES_HARD_MAX: usize = 4 << 20;
 
 const LOG_MAGIC: &[u8; 4] = b"RWAL";
 const LOG_VERSION: u32 = 1;
@@ -165,23 +167,83 @@ impl LogWriter {
     /// Appends a record to the buffer and returns its LSN. Not durable until
     /// a [`LogWriter::flush`] covering the LSN returns.
     pub async fn append(&self, txn: TxnId, prev_lsn: Lsn, body: LogBody) -> Result<Lsn> {
-        let mut record = LogRecord { lsn: Lsn::ZERO, prev_lsn, txn, body };
-        loop {
-            {
-                let mut state = self.lock();
-                state.check()?;
-                if state.buffer.len() + MAX_RECORD_BYTES <= LOG_BUFFER_BYTES_MAX {
-                    record.lsn = Lsn(state.end());
-                    let mut buffer = std::mem::take(&mut state.buffer);
-                    let result = record.encode(&mut buffer);
-                    state.buffer = buffer;
-                    result?;
-                    state.last_lsn = record.lsn;
-                    return Ok(record.lsn);
-                }
-            }
-            self.write_out(false).await?;
+        self.make_room().await?;
+        self.append_now(txn, prev_lsn, body)
+    }
+
+    /// Appends without waiting, for callers that must log and change a page
+    /// under the page's latch (so the log order of a page's records is the
+    /// order its changes were made in). Call [`LogWriter::make_room`] first:
+    /// the buffer may then overshoot [`LOG_BUFFER_BYTES_MAX`] by what the
+    /// tasks racing between `make_room` and here append, up to
+    /// [`LOG_BUFFER_BYTES_HARD_MAX`], past which this fails.
+    pub fn append_now(&self, txn: TxnId, prev_lsn: Lsn, body: LogBody) -> Result<Lsn> {
+        let mut state = self.lock();
+        state.check()?;
+        if state.buffer.len() + MAX_RECORD_BYTES > LOG_BUFFER_BYTES_HARD_MAX {
+            return Err(Error::InvalidInput("log buffer full: append_now without make_room".to_string()));
         }
+        let record = LogRecord { lsn: Lsn(state.end()), prev_lsn, txn, body };
+        let mut buffer = std::mem::take(&mut state.buffer);
+        let result = record.encode(&mut buffer);
+        state.buffer = buffer;
+        result?;
+        state.last_lsn = record.lsn;
+        Ok(record.lsn)
+    }
+
+    /// Writes the buffer out (unsynced) if one more record of the largest
+    /// size might not fit in it.
+    pub async fn make_room(&self) -> Result<()> {
+        let full = {
+            let state = self.lock();
+            state.check()?;
+            state.buffer.len() + MAX_RECORD_BYTES > LOG_BUFFER_BYTES_MAX
+        };
+        if full { self.write_out(false).await } else { Ok(()) }
+    }
+
+    /// The LSN the next appended record will get. A page about to be changed
+    /// takes it as its recovery LSN, which is then at or below the change's own.
+    pub fn next_lsn(&self) -> Lsn {
+        Lsn(self.lock().end())
+    }
+
+    /// The LSN of the last record appended.
+    pub fn last_lsn(&self) -> Lsn {
+        self.lock().last_lsn
+    }
+
+    /// Reads back the record at `lsn` (from the buffer or the file), for
+    /// rollback. Fails with [`Error::Corrupt`] if no whole record starts there.
+    pub async fn read_record(&self, lsn: Lsn) -> Result<LogRecord> {
+        let corrupt = |what: &str| Error::Corrupt(format!("{LOG_FILE}: no record at {lsn}: {what}"));
+        {
+            let state = self.lock();
+            if lsn.0 >= state.buffer_start {
+                let start = usize::try_from(lsn.0 - state.buffer_start).map_err(|_| corrupt("offset"))?;
+                if start >= state.buffer.len() {
+                    return Err(corrupt("past the end"));
+                }
+                return match decode_frame_at(&state.buffer[start..], lsn) {
+                    Some(record) => Ok(record),
+                    None => Err(corrupt("the buffer holds none")),
+                };
+            }
+        }
+        let mut length = [0u8; 4];
+        if self.file.read_at(lsn.0, &mut length).await? != 4 {
+            return Err(corrupt("past the end"));
+        }
+        let length = u32::from_le_bytes(length) as usize;
+        if !(4..=MAX_RECORD_BYTES).contains(&length) {
+            return Err(corrupt("impossible length"));
+        }
+        let mut bytes = vec![0u8; length];
+        if self.file.read_at(lsn.0, &mut bytes).await? != length {
+            return Err(corrupt("short read"));
+        }
+        decode_frame_at(&bytes, lsn).ok_or_else(|| corrupt("it does not decode"))
     }
 
     /// Returns once every record with an LSN up to `lsn` is durable.

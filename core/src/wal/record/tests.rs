@@ -92,8 +92,14 @@ fn example_bodies() -> Vec<LogBody> {
                 (TxnId(3), TxnStatus::Aborting, Lsn(9)),
             ],
         },
-        LogBody::PageAllocate { file: 3, page },
-        LogBody::PageFree { file: u32::MAX, page },
+        LogBody::PageImage { file: 1, page, page_type: 3, body: vec![7; 4036] },
+        LogBody::Update { file: 3, page, op: PageOp::MapSet { bit: 9 } },
+        LogBody::Update { file: 3, page, op: PageOp::MapClear { bit: u16::MAX } },
+        LogBody::Update { file: 3, page, op: PageOp::SetPageType { before: 4, after: 5 } },
+        LogBody::Update { file: 3, page, op: PageOp::EntryInsert { index: 2, entry: vec![1, 2, 3] } },
+        LogBody::Update { file: 3, page, op: PageOp::EntryDelete { index: 0, entry: Vec::new() } },
+        LogBody::Update { file: 3, page, op: PageOp::EntriesRemoveTail { from: 4, entries: vec![vec![1], vec![]] } },
+        LogBody::Update { file: 3, page, op: PageOp::EntriesAppend { at: 0, entries: Vec::new() } },
     ]
 }
 
@@ -112,7 +118,7 @@ fn encoded_sizes_follow_the_layout() {
     let page = PageId(1);
     let cases = [
         (LogBody::Begin, HEADER_BYTES),
-        (LogBody::PageFree { file: 1, page }, HEADER_BYTES + 12),
+        (LogBody::Update { file: 1, page, op: PageOp::MapSet { bit: 1 } }, HEADER_BYTES + 12 + 3),
         (LogBody::Update { file: 1, page, op: PageOp::Format { page_type: 1 } }, HEADER_BYTES + 12 + 2),
         (LogBody::Update { file: 1, page, op: slot_insert(vec![0; 10]) }, HEADER_BYTES + 12 + 1 + 2 + 2 + 10),
         (
@@ -166,20 +172,25 @@ fn undo_inverts_each_page_op() {
 
 #[test]
 fn record_of_exactly_the_limit_encodes_and_one_byte_more_does_not() {
-    // Header, file and page, op tag, slot and string length.
+    // Header, file and page, op tag, position and count; then strings of 2 + 60,000 bytes and a
+    // last one that makes up the rest.
     let overhead_bytes = HEADER_BYTES + 12 + 1 + 2 + 2;
-    let at_limit = record(
-        STREAM_START,
-        LogBody::Update { file: 1, page: PageId(1), op: slot_insert(vec![7; MAX_RECORD_BYTES - overhead_bytes]) },
-    );
+    let body = |extra: usize| {
+        let mut entries = Vec::new();
+        let mut left = MAX_RECORD_BYTES - overhead_bytes + extra;
+        while left > 0 {
+            let length = (left - 2).min(60_000);
+            entries.push(vec![7; length]);
+            left -= 2 + length;
+        }
+        LogBody::Update { file: 1, page: PageId(1), op: PageOp::EntriesAppend { at: 0, entries } }
+    };
+    let at_limit = record(STREAM_START, body(0));
     let stream = stream_of(&at_limit);
     assert_eq!(stream.len() - STREAM_START, MAX_RECORD_BYTES);
     assert_eq!(decode_next(&stream, STREAM_START), Decoded::Record(at_limit, stream.len()));
 
-    let over_limit = record(
-        STREAM_START,
-        LogBody::Update { file: 1, page: PageId(1), op: slot_insert(vec![7; MAX_RECORD_BYTES - overhead_bytes + 1]) },
-    );
+    let over_limit = record(STREAM_START, body(1));
     let mut out = vec![1, 2, 3];
     assert!(matches!(over_limit.encode(&mut out), Err(Error::InvalidInput(_))));
     assert_eq!(out, [1, 2, 3], "a failed encode leaves the buffer as it was");
@@ -342,6 +353,13 @@ fn page_op() -> impl Strategy<Value = PageOp> {
             before,
             after
         }),
+        (any::<u16>(), byte_string()).prop_map(|(index, entry)| PageOp::EntryInsert { index, entry }),
+        (any::<u16>(), byte_string()).prop_map(|(index, entry)| PageOp::EntryDelete { index, entry }),
+        (any::<u16>(), vec(byte_string(), 0..5)).prop_map(|(from, entries)| PageOp::EntriesRemoveTail { from, entries }),
+        (any::<u16>(), vec(byte_string(), 0..5)).prop_map(|(at, entries)| PageOp::EntriesAppend { at, entries }),
+        any::<u16>().prop_map(|bit| PageOp::MapSet { bit }),
+        any::<u16>().prop_map(|bit| PageOp::MapClear { bit }),
+        (any::<u8>(), any::<u8>()).prop_map(|(before, after)| PageOp::SetPageType { before, after }),
     ]
 }
 
@@ -367,10 +385,10 @@ fn log_body() -> impl Strategy<Value = LogBody> {
             undo_next_lsn
         }),
         Just(LogBody::CheckpointBegin),
+        (any::<u32>(), page(), any::<u8>(), byte_string())
+            .prop_map(|(file, page, page_type, body)| LogBody::PageImage { file, page, page_type, body }),
         (dirty_pages, active_txns)
             .prop_map(|(dirty_pages, active_txns)| LogBody::CheckpointEnd { dirty_pages, active_txns }),
-        (any::<u32>(), page()).prop_map(|(file, page)| LogBody::PageAllocate { file, page }),
-        (any::<u32>(), page()).prop_map(|(file, page)| LogBody::PageFree { file, page }),
     ]
 }
 

@@ -1,0 +1,494 @@
+//! The buffer pool: a fixed set of frames caching pages of the data file.
+//!
+//! # What it owns
+//!
+//! N frames (fixed at creation), the map from page to frame, pin counts, dirty
+//! flags with recovery LSNs, the set of pages written back but not yet synced,
+//! and an [`EvictionPolicy`] that picks which unpinned frame a miss reuses.
+//!
+//! # Latches, pins and async
+//!
+//! A [`PageGuard`] pins its frame: a pinned frame is never evicted. The page
+//! itself sits behind a per-frame `RwLock` (the latch) that is only ever held
+//! inside [`PageGuard::read`] / [`PageGuard::change`] closures, which cannot
+//! `.await`; so latches are short, never held across I/O, and the workspace
+//! lint `await_holding_lock` backs that up. I/O happens outside every latch:
+//! a miss claims a frame, marks it loading, and reads with only the frame's
+//! async I/O mutex held, so other tasks wanting the same page wait on that
+//! mutex rather than read it twice. Lock order: frame latch, then pool state.
+//!
+//! # The WAL rule, and what a checkpoint may forget
+//!
+//! A dirty page is written back only after [`LogWriter::flush`] has made the
+//! log durable up to the page's LSN. A written-back page is clean but not yet
+//! durable: until the data file is [`BufferPool::sync`]ed, a crash may lose or
+//! tear that write. So such pages stay in the *unsynced* set with the recovery
+//! LSN they had, and [`BufferPool::dirty_page_table`] (what a checkpoint
+//! records) includes them: redo must still cover their changes.
+//!
+//! A page's *dirty episode* runs from its first change after being clean to
+//! its next write-back. [`PageGuard::change`] tells the caller when a change
+//! starts an episode, so the caller can log a full page image first: a torn
+//! write can only hit a page being cleaned, and the image at the start of the
+//! following redo range rebuilds it.
+//!
+//! # Failures
+//!
+//! A failed data-file sync leaves the durability of earlier writes unknown, so
+//! it poisons the pool: every later fetch and write-back fails with
+//! [`Error::Poisoned`] until the engine restarts and recovers.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+
+use crate::buffer::policy::{EvictionPolicy, FrameId, PageKey, PolicyKind, new_policy};
+use crate::error::{Error, Result};
+use crate::storage::PageId;
+use crate::storage::file::PageFile;
+use crate::storage::page::{Page, PageRead, PageType};
+use crate::wal::Lsn;
+use crate::wal::writer::LogWriter;
+
+/// The fewest frames a pool may have: a B+Tree split pins a handful of pages at once.
+pub const MIN_FRAMES: usize = 16;
+
+/// Counters since the pool was created.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PoolStats {
+    pub hits: u64,
+    pub misses: u64,
+    pub evictions: u64,
+    pub write_backs: u64,
+}
+
+/// How a fetch treats the page's on-disk state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fetch {
+    /// The page must be on disk and valid.
+    Existing,
+    /// A freshly allocated page: do not read, start from an empty page of this type.
+    New(PageType),
+    /// Recovery's redo: a page that is unreadable (torn, never written, past
+    /// the end) comes back as an empty placeholder with LSN 0.
+    Redo,
+}
+
+#[derive(Debug, Default)]
+struct FrameMeta {
+    page: Option<PageId>,
+    pins: u32,
+    /// The page's bytes are in the frame (false while its read is in flight).
+    loaded: bool,
+    dirty: bool,
+    /// With `dirty`: at or below the LSN of the first change not on disk.
+    rec_lsn: Lsn,
+    /// The last fetch in `Redo` mode could not read the page.
+    unknown: bool,
+}
+
+struct State {
+    table: BTreeMap<PageId, FrameId>,
+    meta: Vec<FrameMeta>,
+    free: Vec<FrameId>,
+    policy: Box<dyn EvictionPolicy>,
+    /// Written back since the last successful data sync, with their recovery LSNs.
+    unsynced: BTreeMap<PageId, Lsn>,
+    poisoned: Option<String>,
+    stats: PoolStats,
+}
+
+struct Frame {
+    latch: RwLock<Page>,
+    /// Held while the frame's page is read from disk.
+    io: Arc<futures::lock::Mutex<()>>,
+}
+
+struct Inner {
+    file: PageFile,
+    log: Arc<LogWriter>,
+    frames: Box<[Frame]>,
+    state: Mutex<State>,
+    /// Serialises growing the file, so concurrent write-backs never shrink it.
+    grow: futures::lock::Mutex<()>,
+}
+
+/// The buffer pool; cheap to clone (all clones share the frames).
+#[derive(Clone)]
+pub struct BufferPool {
+    inner: Arc<Inner>,
+}
+
+/// A pinned page. Dropping it unpins.
+pub struct PageGuard {
+    inner: Arc<Inner>,
+    frame: FrameId,
+    page: PageId,
+}
+
+impl BufferPool {
+    /// A pool of `frames` frames over `file`, flushing `log` before write-backs.
+    pub fn new(file: PageFile, log: Arc<LogWriter>, frames: usize, policy: PolicyKind) -> Result<BufferPool> {
+        if frames < MIN_FRAMES || u32::try_from(frames).is_err() {
+            return Err(Error::InvalidInput(format!("buffer pool of {frames} frames (at least {MIN_FRAMES})")));
+        }
+        let frame_list = (0..frames)
+            .map(|_| Frame { latch: RwLock::new(Page::new(PageId(0), PageType::Free)), io: Default::default() })
+            .collect();
+        let state = State {
+            table: BTreeMap::new(),
+            meta: (0..frames).map(|_| FrameMeta::default()).collect(),
+            free: (0..frames).rev().map(FrameId::from_index).collect(),
+            policy: new_policy(policy, frames),
+            unsynced: BTreeMap::new(),
+            poisoned: None,
+            stats: PoolStats::default(),
+        };
+        let inner = Inner { file, log, frames: frame_list, state: Mutex::new(state), grow: Default::default() };
+        Ok(BufferPool { inner: Arc::new(inner) })
+    }
+
+    /// The page `page`, which must be on disk (or in the pool) and valid.
+    pub async fn fetch(&self, page: PageId) -> Result<PageGuard> {
+        self.fetch_mode(page, Fetch::Existing).await
+    }
+
+    /// Whether `page` holds a written page (in the pool or on disk). A page
+    /// past the end of the file or never written does not; a corrupt one is
+    /// an error.
+    pub async fn exists(&self, page: PageId) -> Result<bool> {
+        if self.inner.lock().table.contains_key(&page) {
+            return Ok(true);
+        }
+        Ok(matches!(self.inner.read(page).await?, Some(PageRead::Written(_))))
+    }
+
+    /// A page just allocated: it is not read; if not resident it starts as an
+    /// empty page of `page_type` with LSN 0, to be `Format`ted by the caller.
+    pub async fn fetch_new(&self, page: PageId, page_type: PageType) -> Result<PageGuard> {
+        self.fetch_mode(page, Fetch::New(page_type)).await
+    }
+
+    /// For redo: the page, and whether its contents are known. An unknown
+    /// page (torn, never written, past the end of the file) is an empty
+    /// placeholder with LSN 0 that only a page-defining record may fill.
+    pub async fn fetch_for_redo(&self, page: PageId) -> Result<(PageGuard, bool)> {
+        let guard = self.fetch_mode(page, Fetch::Redo).await?;
+        let unknown = self.inner.lock().meta[guard.frame.index()].unknown;
+        Ok((guard, !unknown))
+    }
+
+    /// Marks a placeholder page as known (a page-defining record filled it).
+    pub fn mark_known(&self, guard: &PageGuard) {
+        self.inner.lock().meta[guard.frame.index()].unknown = false;
+    }
+
+    async fn fetch_mode(&self, page: PageId, mode: Fetch) -> Result<PageGuard> {
+        loop {
+            let step = self.inner.claim(page)?;
+            match step {
+                Claim::Hit(frame) => {
+                    let guard = PageGuard { inner: self.inner.clone(), frame, page };
+                    if self.inner.wait_loaded(frame).await {
+                        return Ok(guard);
+                    }
+                    // The loader failed and gave the frame up; try again from scratch.
+                }
+                Claim::WriteBack(frame) => {
+                    let guard = PageGuard { inner: self.inner.clone(), frame, page: PageId(u64::MAX) };
+                    self.inner.write_back(frame).await?;
+                    drop(guard);
+                }
+                Claim::Load(frame, io) => {
+                    let guard = PageGuard { inner: self.inner.clone(), frame, page };
+                    self.inner.load(frame, page, mode).await?;
+                    drop(io);
+                    return Ok(guard);
+                }
+            }
+        }
+    }
+
+    /// Writes back every dirty page (not syncing). For checkpoints and shutdown.
+    pub async fn flush_all(&self) -> Result<()> {
+        let dirty: Vec<FrameId> = {
+            let state = self.inner.lock();
+            state.meta.iter().enumerate().filter(|(_, m)| m.dirty).map(|(i, _)| FrameId::from_index(i)).collect()
+        };
+        for frame in dirty {
+            let pinned = self.inner.pin_if_dirty(frame);
+            if let Some(page) = pinned {
+                let guard = PageGuard { inner: self.inner.clone(), frame, page };
+                self.inner.write_back(frame).await?;
+                drop(guard);
+            }
+        }
+        Ok(())
+    }
+
+    /// Syncs the data file, making every earlier write-back durable. A failure
+    /// poisons the pool.
+    pub async fn sync(&self) -> Result<()> {
+        let synced: BTreeSet<(PageId, Lsn)> = {
+            let state = self.inner.lock();
+            state.check()?;
+            state.unsynced.iter().map(|(page, lsn)| (*page, *lsn)).collect()
+        };
+        let result = self.inner.file.sync().await;
+        let mut state = self.inner.lock();
+        if let Err(error) = result {
+            state.poisoned.get_or_insert_with(|| format!("data file sync failed: {error}"));
+            return Err(error);
+        }
+        for (page, lsn) in synced {
+            if state.unsynced.get(&page) == Some(&lsn) {
+                state.unsynced.remove(&page);
+            }
+        }
+        Ok(())
+    }
+
+    /// Pages whose changes may not be durable in the data file, with the LSN
+    /// redo must start from for each: dirty pages and unsynced write-backs.
+    pub fn dirty_page_table(&self) -> Vec<(PageId, Lsn)> {
+        let state = self.inner.lock();
+        let mut table = state.unsynced.clone();
+        for meta in state.meta.iter().filter(|meta| meta.dirty) {
+            let page = meta.page.expect("a dirty frame holds a page");
+            let lsn = table.entry(page).or_insert(meta.rec_lsn);
+            *lsn = (*lsn).min(meta.rec_lsn);
+        }
+        table.into_iter().collect()
+    }
+
+    pub fn stats(&self) -> PoolStats {
+        self.inner.lock().stats
+    }
+
+    /// The pool's frame count.
+    pub fn frames(&self) -> usize {
+        self.inner.frames.len()
+    }
+
+    /// The data file's name, for error messages.
+    pub fn file_name(&self) -> &str {
+        self.inner.file.name()
+    }
+}
+
+enum Claim {
+    /// The page is (or is being) loaded in this frame; it is now pinned.
+    Hit(FrameId),
+    /// This dirty victim must be written back first; it is now pinned.
+    WriteBack(FrameId),
+    /// The page is assigned to this empty frame, pinned, with its I/O mutex held.
+    Load(FrameId, futures::lock::OwnedMutexGuard<()>),
+}
+
+impl State {
+    fn check(&self) -> Result<()> {
+        match &self.poisoned {
+            Some(why) => Err(Error::Poisoned(why.clone())),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Inner {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Pins the frame holding `page`, or finds a frame for it. Never waits.
+    fn claim(&self, page: PageId) -> Result<Claim> {
+        let mut state = self.lock();
+        state.check()?;
+        if let Some(&frame) = state.table.get(&page) {
+            state.meta[frame.index()].pins += 1;
+            state.policy.on_access(frame);
+            state.stats.hits += 1;
+            return Ok(Claim::Hit(frame));
+        }
+        let frame = match state.free.pop() {
+            Some(frame) => frame,
+            None => {
+                let State { policy, meta, .. } = &mut *state;
+                let victim = policy.victim(&|frame| meta[frame.index()].pins == 0).ok_or_else(|| {
+                    Error::InvalidInput(format!("buffer pool exhausted: all {} frames are pinned", meta.len()))
+                })?;
+                if state.meta[victim.index()].dirty {
+                    state.meta[victim.index()].pins += 1;
+                    return Ok(Claim::WriteBack(victim));
+                }
+                let old = state.meta[victim.index()].page.take().expect("a resident frame holds a page");
+                state.table.remove(&old);
+                state.policy.on_evict(victim);
+                state.stats.evictions += 1;
+                victim
+            }
+        };
+        let io = self.frames[frame.index()].io.try_lock_owned().expect("an empty frame has no I/O in flight");
+        state.table.insert(page, frame);
+        state.meta[frame.index()] = FrameMeta { page: Some(page), pins: 1, ..FrameMeta::default() };
+        state.policy.on_load(frame, PageKey(page.0));
+        state.stats.misses += 1;
+        Ok(Claim::Load(frame, io))
+    }
+
+    /// Waits for a frame's load to finish; false if it failed.
+    async fn wait_loaded(&self, frame: FrameId) -> bool {
+        if self.lock().meta[frame.index()].loaded {
+            return true;
+        }
+        drop(self.frames[frame.index()].io.lock().await);
+        self.lock().meta[frame.index()].loaded
+    }
+
+    /// Reads `page` into the claimed `frame` (or makes it empty, per `mode`).
+    async fn load(&self, frame: FrameId, page: PageId, mode: Fetch) -> Result<()> {
+        let outcome = match mode {
+            Fetch::New(page_type) => Ok((Page::new(page, page_type), false)),
+            Fetch::Existing => self.read(page).await.and_then(|read| match read {
+                Some(PageRead::Written(loaded)) => Ok((loaded, false)),
+                _ => Err(Error::CorruptPage {
+                    file: self.file.name().to_string(),
+                    page: page.0,
+                    reason: "never written (a lost write, or a reference to a page that does not exist)".into(),
+                }),
+            }),
+            Fetch::Redo => match self.read(page).await {
+                Ok(Some(PageRead::Written(loaded))) => Ok((loaded, false)),
+                Ok(_) | Err(Error::CorruptPage { .. }) => Ok((Page::new(page, PageType::Free), true)),
+                Err(error) => Err(error),
+            },
+        };
+        let mut state = self.lock();
+        match outcome {
+            Ok((loaded, unknown)) => {
+                *self.frames[frame.index()].latch.write().unwrap_or_else(|p| p.into_inner()) = loaded;
+                let meta = &mut state.meta[frame.index()];
+                meta.loaded = true;
+                meta.unknown = unknown;
+                Ok(())
+            }
+            Err(error) => {
+                // Give the frame back; waiters see `loaded == false` and retry.
+                state.table.remove(&page);
+                state.policy.on_remove(frame);
+                state.meta[frame.index()] = FrameMeta { pins: state.meta[frame.index()].pins, ..FrameMeta::default() };
+                Err(error)
+            }
+        }
+    }
+
+    /// The page's bytes from disk; `None` past the end of the file.
+    async fn read(&self, page: PageId) -> Result<Option<PageRead>> {
+        if page.0 >= self.file.page_count() {
+            return Ok(None);
+        }
+        self.file.read_page(page).await.map(Some)
+    }
+
+    fn pin_if_dirty(&self, frame: FrameId) -> Option<PageId> {
+        let mut state = self.lock();
+        let meta = &mut state.meta[frame.index()];
+        if !meta.dirty || !meta.loaded {
+            return None;
+        }
+        meta.pins += 1;
+        meta.page
+    }
+
+    /// Writes the pinned frame's page back, obeying the WAL rule.
+    async fn write_back(&self, frame: FrameId) -> Result<()> {
+        let mut copy = self.frames[frame.index()].latch.read().unwrap_or_else(|p| p.into_inner()).clone();
+        let lsn = copy.lsn();
+        {
+            let state = self.lock();
+            state.check()?;
+            if !state.meta[frame.index()].dirty {
+                return Ok(());
+            }
+        }
+        if lsn > Lsn::ZERO {
+            self.log.flush(lsn).await?;
+        }
+        self.grow_to(copy.id().0 + 1).await?;
+        self.file.write_page(&mut copy).await?;
+        let mut state = self.lock();
+        state.stats.write_backs += 1;
+        let state = &mut *state;
+        let meta = &mut state.meta[frame.index()];
+        let unchanged = self.frames[frame.index()].latch.read().unwrap_or_else(|p| p.into_inner()).lsn() == lsn;
+        if unchanged && meta.dirty {
+            meta.dirty = false;
+            let rec_lsn = meta.rec_lsn;
+            let page = copy.id();
+            let entry = state.unsynced.entry(page).or_insert(rec_lsn);
+            *entry = (*entry).min(rec_lsn);
+        }
+        Ok(())
+    }
+
+    async fn grow_to(&self, pages: u64) -> Result<()> {
+        if self.file.page_count() >= pages {
+            return Ok(());
+        }
+        let _grow = self.grow.lock().await;
+        let count = self.file.page_count();
+        if count < pages {
+            self.file.extend(pages - count).await?;
+        }
+        Ok(())
+    }
+}
+
+impl PageGuard {
+    pub fn id(&self) -> PageId {
+        self.page
+    }
+
+    /// Runs `f` with the page read-latched.
+    pub fn read<R>(&self, f: impl FnOnce(&Page) -> R) -> R {
+        f(&self.inner.frames[self.frame.index()].latch.read().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Changes the page under its write latch. `change` receives the page and
+    /// whether this change starts a dirty episode (the page was clean), and
+    /// returns the LSN of the last log record it appended for the change, or
+    /// `None` if it changed nothing. The page is marked dirty before `change`
+    /// runs, with the log's next LSN as recovery LSN (at or below the change's
+    /// records), and its LSN is set to the returned one.
+    pub fn change<R>(&self, change: impl FnOnce(&mut Page, bool) -> Result<(R, Option<Lsn>)>) -> Result<R> {
+        let mut page = self.inner.frames[self.frame.index()].latch.write().unwrap_or_else(|p| p.into_inner());
+        let starts_episode = {
+            let mut state = self.inner.lock();
+            state.check()?;
+            let meta = &mut state.meta[self.frame.index()];
+            let clean = !meta.dirty;
+            if clean {
+                meta.dirty = true;
+                meta.rec_lsn = self.inner.log.next_lsn();
+            }
+            clean
+        };
+        let (result, lsn) = change(&mut page, starts_episode)?;
+        if let Some(lsn) = lsn {
+            page.set_lsn(lsn);
+        }
+        Ok(result)
+    }
+}
+
+impl Drop for PageGuard {
+    fn drop(&mut self) {
+        let mut state = self.inner.lock();
+        let meta = &mut state.meta[self.frame.index()];
+        assert!(meta.pins > 0, "unpinning an unpinned {}", self.frame);
+        meta.pins -= 1;
+        if meta.pins == 0 && meta.page.is_none() {
+            // A failed load left the frame empty; it is free once the last waiter lets go.
+            let frame = self.frame;
+            state.free.push(frame);
+        }
+    }
+}
