@@ -194,6 +194,19 @@ impl Txn {
         scan(self, table).await
     }
 
+    /// The kind of `table`, `None` if no such table. Kinds are cached: a
+    /// table's root page and kind never change while it exists.
+    pub(super) async fn table_kind(&self, table: TableId) -> Result<Option<super::TableKind>> {
+        if let Some(kind) = super::lock(&self.shared.kinds).get(&table) {
+            return Ok(Some(*kind));
+        }
+        let info = super::catalog::list(&self.shared.pool).await?.into_iter().find(|info| info.id == table);
+        if let Some(info) = &info {
+            super::lock(&self.shared.kinds).insert(table, info.kind);
+        }
+        Ok(info.map(|info| info.kind))
+    }
+
     /// The table called `name`.
     pub async fn table(&mut self, name: &str) -> Result<super::TableInfo> {
         super::catalog::find(&self.shared.pool, name)

@@ -24,7 +24,7 @@ mod checkpoint;
 mod heap;
 pub mod locks;
 mod recovery;
-//TMP mod tree;
+mod tree;
 mod txn;
 
 use std::collections::BTreeMap;
@@ -43,7 +43,7 @@ use crate::wal::writer::LogWriter;
 use crate::wal::{Lsn, TxnId};
 
 pub use catalog::{TableInfo, TableKind};
-//TMP pub use tree::Cursor;
+pub use tree::Cursor;
 pub use txn::Txn;
 
 /// The data file's name.
@@ -131,6 +131,8 @@ struct Shared {
     next_txn: Mutex<u64>,
     /// Heap free-space hints: table → page → free bytes. Not logged; rebuilt lazily.
     fsm: Mutex<BTreeMap<TableId, BTreeMap<PageId, usize>>>,
+    /// Table kinds by id, cached from the catalog.
+    kinds: Mutex<BTreeMap<TableId, TableKind>>,
     /// Serialises checkpoints.
     checkpointing: futures::lock::Mutex<()>,
     /// The log's end at the last checkpoint, to trigger the next.
@@ -164,6 +166,7 @@ impl Store {
             txns: Mutex::new(BTreeMap::new()),
             next_txn: Mutex::new(next_txn),
             fsm: Mutex::new(BTreeMap::new()),
+            kinds: Mutex::new(BTreeMap::new()),
             checkpointing: futures::lock::Mutex::new(()),
             last_checkpoint_end: Mutex::new(0),
             recovery: Mutex::new(RecoveryReport::default()),

@@ -36,8 +36,7 @@ impl Txn {
 
     async fn tree(&mut self, table: TableId) -> Result<BTree> {
         self.lock_table(table.0).await?;
-        let info = super::catalog::list(&self.shared.pool).await?.into_iter().find(|info| info.id == table);
-        match info.map(|info| info.kind) {
+        match self.table_kind(table).await? {
             Some(TableKind::BTree { unique }) => Ok(BTree::open(PageId(table.0), unique)),
             Some(TableKind::Heap) => Err(Error::InvalidInput(format!("{table} is a heap, not a B+Tree"))),
             None => Err(Error::InvalidInput(format!("no {table}"))),

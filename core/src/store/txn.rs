@@ -43,11 +43,14 @@ pub struct Txn {
     last_lsn: Lsn,
     finished: bool,
     locks: Vec<u64>,
+    /// False for the copy a drop hands to its background rollback: if that task is itself
+    /// dropped unrun (the node is going down), recovery's undo finishes the job.
+    rollback_on_drop: bool,
 }
 
 impl Txn {
     pub(super) fn new(shared: Arc<Shared>, id: TxnId) -> Txn {
-        Txn { shared, id, last_lsn: Lsn::ZERO, finished: false, locks: Vec::new() }
+        Txn { shared, id, last_lsn: Lsn::ZERO, finished: false, locks: Vec::new(), rollback_on_drop: true }
     }
 
     pub fn id(&self) -> TxnId {
@@ -155,6 +158,9 @@ impl Txn {
             return Ok(());
         }
         self.log_own(LogBody::Abort).await?;
+        // Free-space hints may name pages this rollback is about to free: forget the hints of
+        // every table this transaction touched (they are rebuilt from the pages on next use).
+        super::lock(&self.shared.fsm).retain(|table, _| !self.locks.contains(&table.0));
         undo(&self.shared, self.id, self.last_lsn).await?;
         self.log_own(LogBody::End).await?;
         self.shared.alloc.end_quarantine(self.id);
@@ -177,7 +183,7 @@ impl Txn {
 
 impl Drop for Txn {
     fn drop(&mut self) {
-        if self.finished {
+        if self.finished || !self.rollback_on_drop {
             return;
         }
         // Dropped mid-flight (an error, a cancelled task): roll back in the background. The
@@ -188,6 +194,7 @@ impl Drop for Txn {
             last_lsn: self.last_lsn,
             finished: false,
             locks: std::mem::take(&mut self.locks),
+            rollback_on_drop: false,
         };
         self.finished = true;
         let env = self.shared.env.clone();

@@ -231,6 +231,9 @@ impl LogWriter {
                 };
             }
         }
+        // A write-out takes bytes from the buffer before they reach the file; its I/O lock is
+        // held until they have.
+        let _written = self.io.lock().await;
         let mut length = [0u8; 4];
         if self.file.read_at(lsn.0, &mut length).await? != 4 {
             return Err(corrupt("past the end"));

@@ -90,7 +90,15 @@ fn config(seed: u64) -> StoreConfig {
 }
 
 async fn node_main(env: Env, model: Model, writers: u8, seed: u64) -> Result<()> {
-    let store = Store::open(&env, config(seed)).await?;
+    let store = match Store::open(&env, config(seed)).await {
+        Ok(store) => store,
+        Err(error @ (Error::Corrupt(_) | Error::CorruptPage { .. })) => {
+            // No fault in a positive scenario may make recovery fail: that is data loss.
+            lock(&model).violate(format!("recovery failed: {error}"));
+            return Err(error);
+        }
+        Err(error) => return Err(error),
+    };
     let tables = verify_and_prepare(&store, &model, writers).await?;
     let tables = Arc::new(tables);
     let (fatal, mut fatal_errors) = mpsc::channel::<Error>(usize::from(writers) + 1);

@@ -2,7 +2,7 @@
 //! checker reads. A workload names its nodes, installs their programs, and
 //! reports progress (for the liveness phase) and violations.
 
-//TMP pub mod crash_recovery;
+pub mod crash_recovery;
 pub mod mirrored_log;
 
 use crate::options::RunOptions;
@@ -24,7 +24,7 @@ pub trait Workload {
 pub fn build(options: &RunOptions) -> Box<dyn Workload> {
     match options.workload.as_str() {
         "mirrored-log" => Box::new(mirrored_log::MirroredLogWorkload::new(options)),
-        //TMP "crash-recovery" => Box::new(crash_recovery::CrashRecoveryWorkload::new(options)),
+        "crash-recovery" => Box::new(crash_recovery::CrashRecoveryWorkload::new(options)),
         other => unreachable!("scenario validation admits only known workloads, got {other}"),
     }
 }

@@ -310,7 +310,7 @@ fn checksummed_but_malformed_bodies_are_torn_tails() {
         (TAG_UPDATE, unknown_op, TornReason::UnknownPageOpTag { tag: 0 }),
         (TAG_CHECKPOINT_END, bad_status, TornReason::UnknownTxnStatus { status: 9 }),
         (TAG_CHECKPOINT_END, huge_count, TornReason::FieldPastRecordEnd),
-        (TAG_PAGE_FREE, page_fields[..11].to_vec(), TornReason::FieldPastRecordEnd),
+        (TAG_PAGE_IMAGE, page_fields[..11].to_vec(), TornReason::FieldPastRecordEnd),
         (TAG_COMMIT, vec![0], TornReason::TrailingBytes { count: 1 }),
     ];
     for (tag, body, expected) in cases {
