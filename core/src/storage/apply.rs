@@ -90,9 +90,5 @@ fn write_bytes(body: &mut [u8], offset: u16, before: &[u8], after: &[u8]) -> Res
 }
 
 fn expect_type(actual: PageType, allowed: &[PageType], op: &PageOp) -> Result<()> {
-    if allowed.contains(&actual) {
-        Ok(())
-    } else {
-        Err(Error::Corrupt(format!("{op:?} applied to a {actual:?} page")))
-    }
+    if allowed.contains(&actual) { Ok(()) } else { Err(Error::Corrupt(format!("{op:?} applied to a {actual:?} page"))) }
 }

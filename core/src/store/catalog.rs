@@ -26,7 +26,9 @@ pub const MAX_NAME_BYTES: usize = 128;
 pub enum TableKind {
     Heap,
     /// A B+Tree; `unique` trees hold at most one value per key.
-    BTree { unique: bool },
+    BTree {
+        unique: bool,
+    },
 }
 
 /// A catalog entry.

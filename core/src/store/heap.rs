@@ -102,7 +102,8 @@ pub(super) async fn get(txn: &Txn, rid: Rid) -> Result<Option<Vec<u8>>> {
 /// Deletes the row at `rid`; false if there was none.
 pub(super) async fn delete(txn: &mut Txn, table: TableId, rid: Rid) -> Result<bool> {
     let guard = fetch_heap_page(txn, rid.page).await?;
-    let Some(before) = guard.read(|page| heap_page::slots(page.body()).map(|s| s.get(SlotId(rid.slot)).map(<[u8]>::to_vec)))?
+    let Some(before) =
+        guard.read(|page| heap_page::slots(page.body()).map(|s| s.get(SlotId(rid.slot)).map(<[u8]>::to_vec)))?
     else {
         return Ok(false);
     };

@@ -6,10 +6,13 @@
 //! bytes a transaction changed before it ends. (Row-level MVCC comes later
 //! and replaces this for user tables.)
 //!
-//! Deadlocks are prevented, not detected, with *wait-die*: a transaction may
-//! wait for a lock held by a younger one (larger id) and dies (gets
-//! [`Error::Conflict`], rolls back, retries) when it would wait for an older
-//! one. Waits therefore only go from old to young and can never form a cycle.
+//! A transaction waits for a held lock unless waiting would close a cycle in
+//! the waits-for graph (each waiting transaction waits for exactly one lock,
+//! so the graph is a set of chains, and the check follows one chain): then
+//! the requester gets [`Error::Conflict`] ("deadlock"), rolls back and may
+//! retry. Detection rather than prevention (wait-die, wound-wait) because
+//! prevention aborts transactions that would merely have waited a moment:
+//! with table locks, concurrent writers of one table always conflict.
 //!
 //! Locks are released when the commit record is in the log buffer, before it
 //! is durable ("early lock release"): any transaction that then sees the
@@ -36,46 +39,74 @@ struct Entry {
     waiters: Vec<oneshot::Sender<()>>,
 }
 
+#[derive(Default)]
+struct Locks {
+    entries: BTreeMap<LockId, Entry>,
+    /// The lock each waiting transaction waits for.
+    waits_for: BTreeMap<TxnId, LockId>,
+}
+
+impl Locks {
+    /// Whether `txn` waiting for `id` would close a cycle.
+    fn would_deadlock(&self, txn: TxnId, id: LockId) -> bool {
+        let mut lock = id;
+        for _ in 0..=self.waits_for.len() {
+            let Some(owner) = self.entries.get(&lock).and_then(|entry| entry.owner) else { return false };
+            if owner == txn {
+                return true;
+            }
+            match self.waits_for.get(&owner) {
+                Some(next) => lock = *next,
+                None => return false,
+            }
+        }
+        true
+    }
+}
+
 /// Every table lock.
 #[derive(Default)]
 pub struct LockTable {
-    locks: Mutex<BTreeMap<LockId, Entry>>,
+    locks: Mutex<Locks>,
 }
 
 impl LockTable {
-    fn lock(&self) -> MutexGuard<'_, BTreeMap<LockId, Entry>> {
+    fn lock(&self) -> MutexGuard<'_, Locks> {
         self.locks.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Takes `id` for `txn`, waiting for a younger owner, dying for an older one.
+    /// Takes `id` for `txn`, waiting for its owner unless that would deadlock.
     pub async fn acquire(&self, txn: TxnId, id: LockId) -> Result<()> {
         loop {
             let receiver = {
                 let mut locks = self.lock();
-                let entry = locks.entry(id).or_default();
+                let deadlock = locks.would_deadlock(txn, id);
+                let entry = locks.entries.entry(id).or_default();
                 match entry.owner {
                     None => {
                         entry.owner = Some(txn);
                         return Ok(());
                     }
                     Some(owner) if owner == txn => return Ok(()),
-                    Some(owner) if owner < txn => {
+                    Some(owner) if deadlock => {
                         return Err(Error::Conflict(format!(
-                            "{txn} would wait for older {owner} holding table lock {id} (wait-die)"
+                            "deadlock: {txn} would wait for table lock {id} held by {owner}, which waits for {txn}"
                         )));
                     }
+                    Some(_) if entry.waiters.len() >= MAX_WAITERS_PER_LOCK => {
+                        return Err(Error::Conflict(format!("too many waiters for table lock {id}")));
+                    }
                     Some(_) => {
-                        if entry.waiters.len() >= MAX_WAITERS_PER_LOCK {
-                            return Err(Error::Conflict(format!("too many waiters for table lock {id}")));
-                        }
                         let (sender, receiver) = oneshot::channel();
                         entry.waiters.push(sender);
+                        locks.waits_for.insert(txn, id);
                         receiver
                     }
                 }
             };
-            // Woken when the owner releases (or the lock table is dropped); try again.
+            // Woken when the owner releases; try again.
             let _ = receiver.await;
+            self.lock().waits_for.remove(&txn);
         }
     }
 
@@ -83,13 +114,13 @@ impl LockTable {
     pub fn release_all(&self, txn: TxnId, ids: &[LockId]) {
         let mut locks = self.lock();
         for id in ids {
-            let Some(entry) = locks.get_mut(id) else { continue };
+            let Some(entry) = locks.entries.get_mut(id) else { continue };
             if entry.owner == Some(txn) {
                 entry.owner = None;
                 for waiter in entry.waiters.drain(..) {
                     let _ = waiter.send(());
                 }
-                locks.remove(id);
+                locks.entries.remove(id);
             }
         }
     }
@@ -102,11 +133,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn younger_dies_older_waits_and_release_frees() {
+    fn a_wait_that_closes_a_cycle_is_refused_and_release_frees() {
         let table = LockTable::default();
         block_on(table.acquire(TxnId(5), 1)).unwrap();
         block_on(table.acquire(TxnId(5), 1)).unwrap();
+        block_on(table.acquire(TxnId(9), 2)).unwrap();
+        // 5 waits for 2 (held by 9); then 9 asking for 1 (held by 5) closes the cycle.
+        table.lock().waits_for.insert(TxnId(5), 2);
         assert!(matches!(block_on(table.acquire(TxnId(9), 1)), Err(Error::Conflict(_))));
+        table.lock().waits_for.remove(&TxnId(5));
         table.release_all(TxnId(5), &[1]);
         block_on(table.acquire(TxnId(9), 1)).unwrap();
     }

@@ -133,6 +133,8 @@ struct Shared {
     fsm: Mutex<BTreeMap<TableId, BTreeMap<PageId, usize>>>,
     /// Table kinds by id, cached from the catalog.
     kinds: Mutex<BTreeMap<TableId, TableKind>>,
+    /// A background checkpoint has been started and not finished.
+    checkpoint_scheduled: std::sync::atomic::AtomicBool,
     /// Serialises checkpoints.
     checkpointing: futures::lock::Mutex<()>,
     /// The log's end at the last checkpoint, to trigger the next.
@@ -167,6 +169,7 @@ impl Store {
             next_txn: Mutex::new(next_txn),
             fsm: Mutex::new(BTreeMap::new()),
             kinds: Mutex::new(BTreeMap::new()),
+            checkpoint_scheduled: std::sync::atomic::AtomicBool::new(false),
             checkpointing: futures::lock::Mutex::new(()),
             last_checkpoint_end: Mutex::new(0),
             recovery: Mutex::new(RecoveryReport::default()),

@@ -165,11 +165,7 @@ fn restore_image(page: &mut crate::storage::page::Page, page_type: u8, body: &[u
     Ok(())
 }
 
-async fn undo_losers(
-    shared: &Arc<Shared>,
-    txns: BTreeMap<TxnId, TxnEntry>,
-    report: &mut RecoveryReport,
-) -> Result<()> {
+async fn undo_losers(shared: &Arc<Shared>, txns: BTreeMap<TxnId, TxnEntry>, report: &mut RecoveryReport) -> Result<()> {
     *shared.txn_table() = txns.clone();
     for (txn, entry) in txns {
         if entry.status == TxnStatus::Active {

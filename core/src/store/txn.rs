@@ -141,7 +141,8 @@ impl Txn {
         self.shared.log.flush(commit).await?;
         self.log_own(LogBody::End).await?;
         self.shared.alloc.end_quarantine(self.id);
-        self.maybe_checkpoint().await
+        self.maybe_checkpoint();
+        Ok(())
     }
 
     /// Undoes every change and ends the transaction.
@@ -172,12 +173,21 @@ impl Txn {
         self.locks.clear();
     }
 
-    async fn maybe_checkpoint(&self) -> Result<()> {
+    /// Starts a checkpoint in the background once enough log was written since
+    /// the last: the committer does not wait for it. A failure surfaces on
+    /// later operations (a failed sync poisons the pool or the log).
+    fn maybe_checkpoint(&self) {
         let due = {
             let last = *super::lock(&self.shared.last_checkpoint_end);
             self.shared.log.next_lsn().0.saturating_sub(last) >= self.shared.config.checkpoint_log_bytes
         };
-        if due { super::checkpoint::take(&self.shared).await } else { Ok(()) }
+        if due && !self.shared.checkpoint_scheduled.swap(true, std::sync::atomic::Ordering::AcqRel) {
+            let shared = self.shared.clone();
+            drop(self.shared.env.spawn("checkpoint", async move {
+                let _ = super::checkpoint::take(&shared).await;
+                shared.checkpoint_scheduled.store(false, std::sync::atomic::Ordering::Release);
+            }));
+        }
     }
 }
 

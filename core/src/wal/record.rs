@@ -303,7 +303,9 @@ impl PageOp {
             }
             PageOp::EntryInsert { index, entry } => PageOp::EntryDelete { index: *index, entry: entry.clone() },
             PageOp::EntryDelete { index, entry } => PageOp::EntryInsert { index: *index, entry: entry.clone() },
-            PageOp::EntriesRemoveTail { from, entries } => PageOp::EntriesAppend { at: *from, entries: entries.clone() },
+            PageOp::EntriesRemoveTail { from, entries } => {
+                PageOp::EntriesAppend { at: *from, entries: entries.clone() }
+            }
             PageOp::EntriesAppend { at, entries } => PageOp::EntriesRemoveTail { from: *at, entries: entries.clone() },
             PageOp::MapSet { bit } => PageOp::MapClear { bit: *bit },
             PageOp::MapClear { bit } => PageOp::MapSet { bit: *bit },
@@ -354,7 +356,11 @@ impl PageOp {
                 put_byte_string(out, entry)?;
             }
             PageOp::EntriesRemoveTail { from: position, entries } | PageOp::EntriesAppend { at: position, entries } => {
-                let tag = if matches!(self, PageOp::EntriesAppend { .. }) { OP_ENTRIES_APPEND } else { OP_ENTRIES_REMOVE_TAIL };
+                let tag = if matches!(self, PageOp::EntriesAppend { .. }) {
+                    OP_ENTRIES_APPEND
+                } else {
+                    OP_ENTRIES_REMOVE_TAIL
+                };
                 out.push(tag);
                 put_u16(out, *position);
                 put_u16(out, u16::try_from(entries.len()).map_err(|_| Error::InvalidInput("too many entries".into()))?);

@@ -7,4 +7,4 @@
 pub mod node;
 mod tree;
 
-pub use tree::{COUNTS, BTree, BTreeCursor, TreeStats};
+pub use tree::{BTree, BTreeCursor, TreeStats};

@@ -92,8 +92,6 @@ use crate::storage::PageId;
 use crate::storage::page::{Page, PageType};
 use crate::store::Txn;
 use crate::wal::record::PageOp;
-pub static COUNTS: [std::sync::atomic::AtomicU64; 8] = [const { std::sync::atomic::AtomicU64::new(0) }; 8];
-fn bump(i: usize) { COUNTS[i].fetch_add(1, std::sync::atomic::Ordering::Relaxed); }
 
 /// Bytes an entry costs in a node: itself and its offset slot.
 const SLOT: usize = node::OFFSET_SLOT_SIZE;
@@ -144,10 +142,10 @@ struct Step {
     rightmost: bool,
 }
 
-/// Where a descent ended.
+/// Where a descent ended: the leaf, still pinned, and the path to it.
 struct Descent {
     path: Vec<Step>,
-    leaf: PageId,
+    leaf: PageGuard,
     rightmost: bool,
 }
 
@@ -217,25 +215,28 @@ impl BTree {
     /// non-unique tree, a separator made from it) over [`node::MAX_ENTRY_BYTES`].
     pub async fn insert(&self, txn: &mut Txn, key: &[u8], value: &[u8]) -> Result<()> {
         self.check_entry_size(key, value)?;
-        let descent = self.descend(txn, &self.target(key, Some(value))).await?;
-        let leaf = fetch_node(txn, descent.leaf, Some(0)).await?;
-        let found = leaf.read(|page| {
+        let Descent { path, leaf, rightmost } = self.descend(txn, &self.target(key, Some(value))).await?;
+        let entry = node::encode_entry(key, value);
+        let (found, fits) = leaf.read(|page| {
             let body = page.body();
-            if self.unique { node::search(body, key) } else { node::search_entry(body, key, value) }
+            let found = if self.unique { node::search(body, key) } else { node::search_entry(body, key, value) };
+            (found, node::fits(body, entry.len()))
         });
-        drop(leaf);
         let Err(index) = found else {
             return Err(Error::UniqueViolation(format!("key {} is present", show(key))));
         };
-        let entry = node::encode_entry(key, value);
-        self.insert_entry(txn, descent.path, descent.leaf, descent.rightmost, index, entry).await
+        if fits {
+            return insert_at(txn, &leaf, index, entry).await;
+        }
+        let page = leaf.id();
+        drop(leaf);
+        self.insert_entry(txn, path, page, rightmost, index, entry).await
     }
 
     /// The value under `key`: the first (smallest) one in a non-unique tree.
     pub async fn get(&self, txn: &Txn, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        let mut page = self.descend(txn, &self.target(key, None)).await?.leaf;
+        let mut leaf = self.descend(txn, &self.target(key, None)).await?.leaf;
         loop {
-            let leaf = fetch_node(txn, page, Some(0)).await?;
             let found = leaf.read(|page| {
                 let body = page.body();
                 match node::search(body, key) {
@@ -248,7 +249,7 @@ impl BTree {
                 Ok(value) => return Ok(Some(value)),
                 // A non-unique key's first entry may open the next leaf when
                 // this one ends below it; a unique key lives only in its leaf.
-                Err(next) if next != NO_PAGE && !self.unique => page = PageId(next),
+                Err(next) if next != NO_PAGE && !self.unique => leaf = fetch_node(txn, PageId(next), Some(0)).await?,
                 Err(_) => return Ok(None),
             }
         }
@@ -271,8 +272,7 @@ impl BTree {
                 Some(first.as_slice())
             }
         };
-        let descent = self.descend(txn, &self.target(key, value)).await?;
-        let leaf = fetch_node(txn, descent.leaf, Some(0)).await?;
+        let Descent { path, leaf, .. } = self.descend(txn, &self.target(key, value)).await?;
         let found = leaf.read(|page| {
             let body = page.body();
             let index = match value {
@@ -288,8 +288,9 @@ impl BTree {
             return Ok(false);
         };
         delete_at(txn, &leaf, index, entry).await?;
+        let page = leaf.id();
         drop(leaf);
-        self.rebalance(txn, descent.path, descent.leaf).await?;
+        self.rebalance(txn, path, page).await?;
         Ok(true)
     }
 
@@ -301,7 +302,7 @@ impl BTree {
         };
         let leaf = self.descend(txn, &self.target(start, None)).await?.leaf;
         let mut cursor = BTreeCursor { lo, hi, buffered: VecDeque::new(), next_leaf: None };
-        cursor.load(txn, leaf).await?;
+        cursor.fill(&leaf);
         Ok(cursor)
     }
 
@@ -383,7 +384,7 @@ impl BTree {
                 Ok(Some((pos, header.count, child_at(body, pos)?, header.level - 1)))
             })?;
             let Some((pos, count, child, child_level)) = next else {
-                return Ok(Descent { path, leaf: page, rightmost });
+                return Ok(Descent { path, leaf: guard, rightmost });
             };
             path.push(Step { page, pos, rightmost });
             rightmost &= pos == count;
@@ -459,7 +460,6 @@ impl BTree {
     ) -> Result<(Parts, PageId)> {
         let left = txn.fetch(page).await?;
         let old = snapshot(&left);
-        bump(if old.header.is_leaf() {0} else {1});
         let count = old.entries.len();
         let leaf = old.header.is_leaf();
         let mut all = old.entries.clone();
@@ -523,7 +523,6 @@ impl BTree {
     async fn rebalance(&self, txn: &mut Txn, mut path: Vec<Step>, mut page: PageId) -> Result<()> {
         loop {
             let Some(parent) = path.pop() else {
-                bump(7);
                 return self.collapse_root(txn).await;
             };
             let node = txn.fetch(page).await?;
@@ -540,7 +539,8 @@ impl BTree {
                     return Err(Error::Corrupt("internal node without separators".to_owned()));
                 }
                 // The right sibling if there is one under this parent, else the left.
-                let (left, sep_index) = if parent.pos < count { (parent.pos, parent.pos) } else { (count - 1, count - 1) };
+                let (left, sep_index) =
+                    if parent.pos < count { (parent.pos, parent.pos) } else { (count - 1, count - 1) };
                 Ok((child_at(body, left)?, child_at(body, left + 1)?, sep_index))
             });
             let (left, right, sep_index) = siblings.map_err(|error| self.corrupt(parent.page, error))?;
@@ -582,11 +582,7 @@ impl BTree {
         if cost(&l.entries) + cost(&moved) > CAPACITY {
             return Ok(false);
         }
-        bump(if leaf {2} else {3});
         append(txn, &left, l.entries.len(), moved).await?;
-        if leaf {
-            write_field(txn, &left, node::right_sibling_field(r.header.right_sibling)).await?;
-        }
         delete_at(txn, parent, sep_index, separator).await?;
         drop((left, right));
         txn.free(right_id).await?;
@@ -621,7 +617,6 @@ impl BTree {
             return Ok(()); // Already as balanced as it gets.
         }
         let plan = self.plan(all, cut, leaf).map_err(|reason| self.corrupt(left_id, reason))?;
-        bump(if leaf {4} else {5});
         set_entries(txn, &left, &l.entries, &plan.left).await?;
         set_entries(txn, &right, &r.entries, &plan.right).await?;
         if let Some(child) = plan.right_leftmost {
@@ -630,7 +625,6 @@ impl BTree {
         delete_at(txn, &parent_guard, sep_index, separator).await?;
         drop((parent_guard, left, right));
         let entry = plan.separator.entry(right_id);
-        if !parent_fits(txn, parent.page, entry.len()).await { bump(6); }
         self.insert_entry(txn, path, parent.page, parent.rightmost, sep_index, entry).await
     }
 
@@ -704,8 +698,8 @@ impl BTree {
         }
         let mut separators: Vec<(Parts, PageId)> = Vec::with_capacity(header.count);
         for index in 0..header.count {
-            let (parts, child) = split_separator(node::entry(body, index))
-                .map_err(|reason| format!("separator {index}: {reason}"))?;
+            let (parts, child) =
+                split_separator(node::entry(body, index)).map_err(|reason| format!("separator {index}: {reason}"))?;
             let tail_ok = if self.unique { parts.tail.is_empty() } else { is_escaped(&parts.tail) };
             if !tail_ok || child.0 == NO_PAGE {
                 return Err(format!("separator {index} is malformed or leads to no page"));
@@ -733,7 +727,9 @@ impl BTree {
         for (index, &(leaf, right_sibling)) in leaves.iter().enumerate() {
             let expected = leaves.get(index + 1).map_or(NO_PAGE, |next| next.0.0);
             if right_sibling != expected {
-                return Err(self.corrupt(leaf, format!("right sibling is {right_sibling}, the next leaf is {expected}")));
+                return Err(
+                    self.corrupt(leaf, format!("right sibling is {right_sibling}, the next leaf is {expected}"))
+                );
             }
         }
         Ok(())
@@ -758,11 +754,16 @@ impl BTreeCursor {
         }
     }
 
-    /// Buffers the entries of `leaf` within the range and notes the next
-    /// leaf, unless the range ends in this one.
     async fn load(&mut self, txn: &Txn, leaf: PageId) -> Result<()> {
         let guard = fetch_node(txn, leaf, Some(0)).await?;
-        guard.read(|page| {
+        self.fill(&guard);
+        Ok(())
+    }
+
+    /// Buffers the entries of `leaf` within the range and notes the next
+    /// leaf, unless the range ends in this one.
+    fn fill(&mut self, leaf: &PageGuard) {
+        leaf.read(|page| {
             let body = page.body();
             let start = match &self.lo {
                 Bound::Included(key) | Bound::Excluded(key) => node::search(body, key).unwrap_or_else(|index| index),
@@ -787,7 +788,6 @@ impl BTreeCursor {
             let right_sibling = node::header(body).right_sibling;
             self.next_leaf = (right_sibling != NO_PAGE).then_some(PageId(right_sibling));
         });
-        Ok(())
     }
 }
 
@@ -994,7 +994,11 @@ async fn set_entries(txn: &mut Txn, guard: &PageGuard, old: &[Vec<u8>], new: &[V
 
 /// Sets a header field (offset and bytes from [`node::level_field`] and
 /// friends), logging its current bytes as the before image.
-async fn write_field<const N: usize>(txn: &mut Txn, guard: &PageGuard, (offset, after): (usize, [u8; N])) -> Result<()> {
+async fn write_field<const N: usize>(
+    txn: &mut Txn,
+    guard: &PageGuard,
+    (offset, after): (usize, [u8; N]),
+) -> Result<()> {
     let before = guard.read(|page| page.body()[offset..offset + N].to_vec());
     if before == after {
         return Ok(());
@@ -1043,9 +1047,4 @@ mod tests {
         assert!(cut >= 1 && cut + 1 < big.len());
         assert_eq!(balanced_cut(&big[..2], true), None);
     }
-}
-
-async fn parent_fits(txn: &Txn, page: PageId, len: usize) -> bool {
-    let g = txn.fetch(page).await.unwrap();
-    g.read(|p| node::fits(p.body(), len))
 }

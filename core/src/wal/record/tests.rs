@@ -355,7 +355,8 @@ fn page_op() -> impl Strategy<Value = PageOp> {
         }),
         (any::<u16>(), byte_string()).prop_map(|(index, entry)| PageOp::EntryInsert { index, entry }),
         (any::<u16>(), byte_string()).prop_map(|(index, entry)| PageOp::EntryDelete { index, entry }),
-        (any::<u16>(), vec(byte_string(), 0..5)).prop_map(|(from, entries)| PageOp::EntriesRemoveTail { from, entries }),
+        (any::<u16>(), vec(byte_string(), 0..5))
+            .prop_map(|(from, entries)| PageOp::EntriesRemoveTail { from, entries }),
         (any::<u16>(), vec(byte_string(), 0..5)).prop_map(|(at, entries)| PageOp::EntriesAppend { at, entries }),
         any::<u16>().prop_map(|bit| PageOp::MapSet { bit }),
         any::<u16>().prop_map(|bit| PageOp::MapClear { bit }),
