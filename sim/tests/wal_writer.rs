@@ -1,6 +1,8 @@
 //! The log writer under the simulator: records round-trip through a reopen,
 //! concurrent commits share syncs (group commit), a crash never loses a
-//! flushed record nor returns garbage, and a failed sync poisons the writer.
+//! flushed record nor returns garbage, a failed sync poisons the writer, and
+//! recycling keeps LSNs and every record from its `keep_from` on, even across
+//! a crash in the middle of it.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -8,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use rustydb_core::env::{BoxFuture, Env, File, OpenMode, Storage};
 use rustydb_core::storage::PageId;
 use rustydb_core::wal::record::{LogBody, LogRecord, PageOp};
-use rustydb_core::wal::writer::LogWriter;
+use rustydb_core::wal::writer::{LOG_FILE, LogWriter, NEXT_LOG_FILE};
 use rustydb_core::wal::{Lsn, TxnId};
 use rustydb_core::{Error, Result};
 use rustydb_sim::Scenario;
@@ -280,4 +282,180 @@ fn a_failed_sync_poisons_the_writer() {
     sim.run_until(DEADLINE_NANOS, &|| !outcomes.lock().unwrap().is_empty());
     let outcomes = outcomes.lock().unwrap();
     assert_eq!(outcomes[..], ["flush err: true", "append err: true", "flush again err: true", "durable: true"]);
+}
+
+/// What the recycling test saw on its first and second open.
+#[derive(Default)]
+struct RecycleSeen {
+    appended: Vec<LogRecord>,
+    keep_from: Lsn,
+    base_after: Lsn,
+    read_across: Vec<LogRecord>,
+    below_base: Option<String>,
+    recovered: Option<Vec<LogRecord>>,
+    reread: Vec<LogRecord>,
+    names: Vec<String>,
+}
+
+async fn append_some(writer: &LogWriter, seen: &Mutex<RecycleSeen>, range: std::ops::Range<u64>) -> Result<Lsn> {
+    let mut prev = seen.lock().unwrap().appended.last().map_or(Lsn::ZERO, |record| record.lsn);
+    for i in range {
+        let lsn = writer.append(TxnId(3), prev, body(i)).await?;
+        seen.lock().unwrap().appended.push(LogRecord { lsn, prev_lsn: prev, txn: TxnId(3), body: body(i) });
+        prev = lsn;
+        if i % 7 == 6 {
+            writer.flush(lsn).await?;
+        }
+    }
+    Ok(prev)
+}
+
+async fn recycle_and_reopen(env: Env, seen: Arc<Mutex<RecycleSeen>>) -> Result<()> {
+    let (writer, _) = LogWriter::open(&env).await?;
+    assert_eq!(writer.base(), Lsn(64));
+    append_some(&writer, &seen, 0..150).await?;
+    let keep_from = seen.lock().unwrap().appended[100].lsn;
+    // Below the threshold: nothing happens.
+    writer.recycle(&env, keep_from, 1 << 30).await?;
+    assert_eq!(writer.base(), Lsn(64));
+    writer.recycle(&env, keep_from, 1024).await?;
+    let last = append_some(&writer, &seen, 150..300).await?;
+    writer.flush(last).await?;
+    let below = seen.lock().unwrap().appended[50].lsn;
+    let below_base = match writer.read_record(below).await {
+        Err(Error::Corrupt(why)) => Some(why),
+        other => panic!("reading below the base: {other:?}"),
+    };
+    let mut read_across = Vec::new();
+    for index in [100, 101, 149, 150, 299] {
+        let lsn = seen.lock().unwrap().appended[index].lsn;
+        read_across.push(writer.read_record(lsn).await?);
+    }
+    let base_after = writer.base();
+    drop(writer);
+    let (writer, recovered) = LogWriter::open(&env).await?;
+    let reread = vec![writer.read_record(keep_from).await?, writer.read_record(last).await?];
+    let names = env.storage.list().await?;
+    let mut seen = seen.lock().unwrap();
+    seen.keep_from = keep_from;
+    seen.base_after = base_after;
+    seen.read_across = read_across;
+    seen.below_base = below_base;
+    seen.reread = reread;
+    seen.names = names;
+    seen.recovered = Some(recovered);
+    Ok(())
+}
+
+#[test]
+fn records_appended_across_a_recycle_keep_their_lsns() {
+    let mut sim = simulator("", 11);
+    let seen: Arc<Mutex<RecycleSeen>> = Arc::default();
+    let shared = seen.clone();
+    sim.add_node("n", true, program(move |env, _| Box::pin(recycle_and_reopen(env, shared.clone()))));
+    sim.run_until(DEADLINE_NANOS, &|| seen.lock().unwrap().recovered.is_some());
+    let seen = seen.lock().unwrap();
+    let recovered = seen.recovered.clone().expect("program finished");
+    assert_eq!(seen.base_after, seen.keep_from);
+    assert_eq!(recovered[..], seen.appended[100..]);
+    let expected: Vec<LogRecord> = [100, 101, 149, 150, 299].iter().map(|i| seen.appended[*i].clone()).collect();
+    assert_eq!(seen.read_across, expected);
+    assert_eq!(seen.reread, [seen.appended[100].clone(), seen.appended[299].clone()]);
+    assert!(seen.below_base.as_deref().is_some_and(|why| why.contains("base")), "{:?}", seen.below_base);
+    assert!(seen.names.iter().any(|name| name == LOG_FILE) && !seen.names.iter().any(|name| name == NEXT_LOG_FILE));
+}
+
+/// State shared between the test and the recycling crash test's two boots.
+#[derive(Default)]
+struct RecycleCrash {
+    appended: Vec<LogRecord>,
+    /// Records `..flushed` were reported durable.
+    flushed: usize,
+    keep_from: usize,
+    recycling: bool,
+    recycled: bool,
+    recovered: Option<Vec<LogRecord>>,
+    leftover_next: bool,
+}
+
+async fn recycle_crash_first_boot(env: Env, log: Arc<Mutex<RecycleCrash>>, seed: u64) -> Result<()> {
+    let (writer, _) = LogWriter::open(&env).await?;
+    let writer = Arc::new(writer);
+    let mut prev = Lsn::ZERO;
+    let keep_from = 100 + seed as usize % 50;
+    log.lock().unwrap().keep_from = keep_from;
+    for i in 0..400u64 {
+        let lsn = writer.append(TxnId(1), prev, body(i)).await?;
+        log.lock().unwrap().appended.push(LogRecord { lsn, prev_lsn: prev, txn: TxnId(1), body: body(i) });
+        prev = lsn;
+        if i == 200 {
+            writer.flush(lsn).await?;
+            log.lock().unwrap().flushed = 201;
+            let (writer, log, env) = (writer.clone(), log.clone(), env.clone());
+            let keep = log.lock().unwrap().appended[keep_from].lsn;
+            log.lock().unwrap().recycling = true;
+            env.clone().spawn("recycle", async move {
+                writer.recycle(&env, keep, 0).await?;
+                log.lock().unwrap().recycled = true;
+                Ok::<(), Error>(())
+            });
+        } else if i > 200 && i % 20 == 0 {
+            writer.flush(lsn).await?;
+            log.lock().unwrap().flushed = i as usize + 1;
+        }
+    }
+    env.clock.sleep(std::time::Duration::from_secs(3600)).await;
+    Ok(())
+}
+
+fn recycle_crash_run(seed: u64) -> bool {
+    let disk = "unsynced_loss_probability = 0.5\ntorn_write_probability = 0.5\n";
+    let mut sim = simulator(disk, seed);
+    let log: Arc<Mutex<RecycleCrash>> = Arc::default();
+    let shared = log.clone();
+    let node = sim.add_node(
+        "n",
+        true,
+        program(move |env, boot| {
+            let log = shared.clone();
+            Box::pin(async move {
+                if boot == 0 {
+                    return recycle_crash_first_boot(env, log, seed).await;
+                }
+                let (_, records) = LogWriter::open(&env).await?;
+                let leftover = env.storage.list().await?.iter().any(|name| name == NEXT_LOG_FILE);
+                let mut log = log.lock().unwrap();
+                log.leftover_next = leftover;
+                log.recovered = Some(records);
+                Ok(())
+            })
+        }),
+    );
+    sim.run_until(DEADLINE_NANOS, &|| log.lock().unwrap().recycling);
+    // Crash at a point spread over the recycling and the appends around it.
+    let extra = 5_000 * (seed % 60);
+    sim.run_until(sim.now_nanos() + extra, &|| false);
+    let recycled = log.lock().unwrap().recycled;
+    sim.crash(node, false, None);
+    sim.restart_now(node);
+    sim.run_until(DEADLINE_NANOS, &|| log.lock().unwrap().recovered.is_some());
+    let log = log.lock().unwrap();
+    let recovered = log.recovered.as_ref().unwrap_or_else(|| panic!("seed {seed}: no recovery"));
+    assert!(!log.leftover_next, "seed {seed}: {NEXT_LOG_FILE} left behind");
+    let start = if recovered.first() == log.appended.first() { 0 } else { log.keep_from };
+    assert!(recovered.len() + start >= log.flushed, "seed {seed}: lost flushed records");
+    assert!(recovered.len() + start <= log.appended.len(), "seed {seed}: extra records");
+    assert_eq!(recovered[..], log.appended[start..start + recovered.len()], "seed {seed}: not a run of the log");
+    assert!(!recycled || start == log.keep_from, "seed {seed}: recycled, yet the old log came back");
+    start == log.keep_from
+}
+
+#[test]
+fn a_crash_during_recycling_keeps_every_flushed_record_from_keep_from() {
+    let mut outcomes = [0usize; 2];
+    for seed in 0..60 {
+        outcomes[usize::from(recycle_crash_run(seed))] += 1;
+    }
+    println!("old log came back {} times, the recycled one {} times", outcomes[0], outcomes[1]);
+    assert!(outcomes[0] > 0 && outcomes[1] > 0, "crashes never hit both sides of the rename: {outcomes:?}");
 }

@@ -217,9 +217,9 @@ impl BufferPool {
         loop {
             let step = self.inner.claim(page)?;
             match step {
-                Claim::Hit(frame) => {
+                Claim::Hit(frame, loaded) => {
                     let guard = PageGuard { inner: self.inner.clone(), frame, page };
-                    if self.inner.wait_loaded(frame).await {
+                    if loaded || self.inner.wait_loaded(frame).await {
                         return Ok(guard);
                     }
                     // The loader failed and gave the frame up; try again from scratch.
@@ -307,8 +307,8 @@ impl BufferPool {
 }
 
 enum Claim {
-    /// The page is (or is being) loaded in this frame; it is now pinned.
-    Hit(FrameId),
+    /// The page is (or, if not `loaded`, is being) loaded in this frame; it is now pinned.
+    Hit(FrameId, bool),
     /// This dirty victim must be written back first; it is now pinned.
     WriteBack(FrameId),
     /// The page is assigned to this empty frame, pinned, with its I/O mutex held.
@@ -337,7 +337,7 @@ impl Inner {
             state.meta[frame.index()].pins += 1;
             state.policy.on_access(frame);
             state.stats.hits += 1;
-            return Ok(Claim::Hit(frame));
+            return Ok(Claim::Hit(frame, state.meta[frame.index()].loaded));
         }
         let frame = match state.free.pop() {
             Some(frame) => frame,
@@ -367,9 +367,6 @@ impl Inner {
 
     /// Waits for a frame's load to finish; false if it failed.
     async fn wait_loaded(&self, frame: FrameId) -> bool {
-        if self.lock().meta[frame.index()].loaded {
-            return true;
-        }
         drop(self.frames[frame.index()].io.lock().await);
         self.lock().meta[frame.index()].loaded
     }

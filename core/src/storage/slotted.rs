@@ -264,7 +264,6 @@ impl<B: AsRef<[u8]>> SlottedPage<B> {
     /// Size of the largest tuple [`SlottedPage::insert`] accepts now, counting
     /// the directory entry it may need and space compaction would recover.
     /// Zero also when not even an empty tuple fits.
-
     pub fn free_space(&self) -> usize {
         let slot_count_after = self.slot_count().max(self.first_free_index() + 1);
         self.len().saturating_sub(slot_position(slot_count_after) + self.live_bytes())

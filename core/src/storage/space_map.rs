@@ -27,7 +27,7 @@ pub const GROUP_PAGES: u64 = PAGES_PER_MAP + 1;
 
 /// Whether `page` is a map page.
 pub fn is_map_page(page: PageId) -> bool {
-    page.0 % GROUP_PAGES == 0
+    page.0.is_multiple_of(GROUP_PAGES)
 }
 
 /// The map page covering `page` and the bit that stands for it, or `None` for a map page.

@@ -38,7 +38,7 @@ use crate::error::{Error, Result};
 use crate::storage::PageId;
 use crate::storage::file::PageFile;
 use crate::wal::control::ControlFile;
-use crate::wal::record::TxnStatus;
+use crate::wal::record::{LogBody, TxnStatus};
 use crate::wal::writer::LogWriter;
 use crate::wal::{Lsn, TxnId};
 
@@ -92,11 +92,19 @@ pub struct StoreConfig {
     pub policy: PolicyKind,
     /// Take a checkpoint once this many log bytes were written since the last one.
     pub checkpoint_log_bytes: u64,
+    /// After a checkpoint, rewrite the log without what recovery no longer
+    /// needs once that is at least this many bytes (see [`LogWriter::recycle`]).
+    pub recycle_log_bytes: u64,
 }
 
 impl Default for StoreConfig {
     fn default() -> Self {
-        StoreConfig { pool_frames: 8192, policy: PolicyKind::Clock, checkpoint_log_bytes: 64 << 20 }
+        StoreConfig {
+            pool_frames: 8192,
+            policy: PolicyKind::Clock,
+            checkpoint_log_bytes: 64 << 20,
+            recycle_log_bytes: crate::wal::writer::RECYCLE_THRESHOLD_BYTES,
+        }
     }
 }
 
@@ -115,6 +123,9 @@ pub struct RecoveryReport {
 struct TxnEntry {
     status: TxnStatus,
     last_lsn: Lsn,
+    /// The transaction's first record (or a bound below it): undo may read
+    /// back to here, so log recycling keeps it.
+    first_lsn: Lsn,
 }
 
 /// The shared state behind a [`Store`].
@@ -156,7 +167,12 @@ impl Store {
         env.storage.sync_dir().await?;
         let log = Arc::new(log);
         let pool = BufferPool::new(file, log.clone(), config.pool_frames, config.policy)?;
-        let next_txn = records.iter().map(|record| record.txn.0).max().unwrap_or(0) + 1;
+        // Recycling may have dropped older transactions' records; no kept record names their ids.
+        let in_checkpoints = records.iter().flat_map(|record| match &record.body {
+            LogBody::CheckpointEnd { active_txns, .. } => active_txns.iter().map(|(txn, _, _)| txn.0).max(),
+            _ => None,
+        });
+        let next_txn = records.iter().map(|record| record.txn.0).chain(in_checkpoints).max().unwrap_or(0) + 1;
         let shared = Shared {
             env: env.clone(),
             config,

@@ -14,6 +14,12 @@
 //! * **Undo** rolls back every transaction that neither committed nor ended,
 //!   writing CLRs (see [`super::txn`]), and ends committed ones.
 //!
+//! The log may have been recycled (see [`crate::wal::writer`]): it then
+//! starts at its base, and the checkpoint the control file names must be at
+//! or after it (each recycling keeps everything from its checkpoint's
+//! `CheckpointBegin`, the recovery LSNs it recorded and the first records of
+//! the transactions it recorded, so redo and undo find what they need).
+//!
 //! Recovery is idempotent: redo only applies what the page LSN says is
 //! missing, and undo follows CLRs' `undo_next_lsn`, so a crash during recovery
 //! (however often) just leads to another recovery that finishes the job.
@@ -41,20 +47,29 @@ pub(super) async fn recover(
     records: Vec<LogRecord>,
     checkpoint: Option<Lsn>,
 ) -> Result<RecoveryReport> {
+    let base = shared.log.base();
     let start = match checkpoint {
+        Some(lsn) if lsn < base => {
+            return Err(Error::Corrupt(format!(
+                "the control file names a checkpoint at {lsn}, below the log's base {base}"
+            )));
+        }
         None => 0,
         Some(lsn) => records.iter().position(|record| record.lsn == lsn).ok_or_else(|| {
             Error::Corrupt(format!("the control file names a checkpoint at {lsn} that the log does not hold"))
         })?,
     };
-    let analysis = analyse(&records[start..]);
+    let analysis = analyse(&records, start);
     let mut report = RecoveryReport { records_scanned: records.len() - start, ..RecoveryReport::default() };
     redo(shared, &records, &analysis.dirty, &mut report).await?;
     undo_losers(shared, analysis.txns, &mut report).await?;
     Ok(report)
 }
 
-fn analyse(records: &[LogRecord]) -> Analysis {
+/// Analysis of `records[start..]` (`start` is the checkpoint's, if any). The
+/// records before it only tell where the checkpoint's transactions began.
+fn analyse(all: &[LogRecord], start: usize) -> Analysis {
+    let (before, records) = all.split_at(start);
     let mut dirty = BTreeMap::new();
     let mut txns: BTreeMap<TxnId, TxnEntry> = BTreeMap::new();
     let mut ended = BTreeSet::new();
@@ -69,7 +84,13 @@ fn analyse(records: &[LogRecord]) -> Analysis {
                 }
                 for (txn, status, last_lsn) in active_txns {
                     if !ended.contains(txn) {
-                        txns.entry(*txn).or_insert(TxnEntry { status: *status, last_lsn: *last_lsn });
+                        // The first record is kept (recycling keeps live transactions' records);
+                        // if it is not found, the log's start is a bound below it.
+                        let first = before.iter().find(|record| record.txn == *txn);
+                        let first_lsn = first.or(all.first()).map_or(*last_lsn, |record| record.lsn);
+                        let entry = TxnEntry { status: *status, last_lsn: *last_lsn, first_lsn };
+                        let entry = txns.entry(*txn).or_insert(entry);
+                        entry.first_lsn = entry.first_lsn.min(first_lsn);
                     }
                 }
                 continue;
@@ -82,7 +103,8 @@ fn analyse(records: &[LogRecord]) -> Analysis {
         if record.txn == TxnId(0) {
             continue;
         }
-        let entry = txns.entry(record.txn).or_insert(TxnEntry { status: TxnStatus::Active, last_lsn: record.lsn });
+        let fresh = TxnEntry { status: TxnStatus::Active, last_lsn: record.lsn, first_lsn: record.lsn };
+        let entry = txns.entry(record.txn).or_insert(fresh);
         entry.last_lsn = record.lsn;
         match record.body {
             LogBody::Commit => entry.status = TxnStatus::Committed,

@@ -231,7 +231,8 @@ impl Shared {
         if ends {
             table.remove(&txn);
         } else {
-            let entry = table.entry(txn).or_insert(TxnEntry { status: TxnStatus::Active, last_lsn: lsn });
+            let entry =
+                table.entry(txn).or_insert(TxnEntry { status: TxnStatus::Active, last_lsn: lsn, first_lsn: lsn });
             entry.last_lsn = lsn;
             if let Some(status) = status {
                 entry.status = status;

@@ -37,10 +37,10 @@ impl ControlFile {
         let mut newest: Option<(u64, usize, Lsn)> = None;
         for slot in 0..2 {
             let Some(record) = bytes.get(slot * SLOT_BYTES..(slot + 1) * SLOT_BYTES) else { continue };
-            if let Some((sequence, lsn)) = decode(record) {
-                if newest.is_none_or(|(best, _, _)| sequence > best) {
-                    newest = Some((sequence, slot, lsn));
-                }
+            if let Some((sequence, lsn)) = decode(record)
+                && newest.is_none_or(|(best, _, _)| sequence > best)
+            {
+                newest = Some((sequence, slot, lsn));
             }
         }
         Ok(ControlFile {

@@ -7,7 +7,8 @@
 //! # The log stream and LSNs
 //!
 //! The log is one append-only byte stream, and a record's [`Lsn`] is the stream offset of the
-//! record's first byte. [`decode_next`] refuses a record whose stored LSN is not the offset it was
+//! record's first byte. (The log file holds a suffix of the stream: recycling drops a prefix
+//! recovery no longer needs, and LSNs keep growing; see [`super::writer`].) [`decode_next`] refuses a record whose stored LSN is not the offset it was
 //! found at. An offset rather than a counter, because:
 //!
 //! - the next LSN is the stream's length, so no counter has to be made durable or recovered;

@@ -3,12 +3,14 @@
 //!
 //! # File layout
 //!
-//! One file, [`LOG_FILE`] (no segments yet). Its first [`LOG_HEADER_BYTES`]
-//! bytes are a header: the magic `RWAL`, a format version (u32 LE), the header
-//! length (u64 LE), zeros, and a CRC-32 of the preceding bytes in the last four
-//! bytes. Records (see [`super::record`]) follow back to back; a record's LSN
-//! is its byte offset in the file, so the first record's LSN is
-//! `LOG_HEADER_BYTES` and no record is at offset 0.
+//! One file, [`LOG_FILE`] (no segments). Its first [`LOG_HEADER_BYTES`]
+//! bytes are a header: the magic `RWAL`, a format version (u32 LE, now 2), the
+//! header length (u64 LE), the log's *base* (u64 LE: the LSN of the first byte
+//! after the header), zeros, and a CRC-32 of the preceding bytes in the last
+//! four bytes. Records (see [`super::record`]) follow back to back; the record
+//! with LSN `L` is at file offset `L - base + LOG_HEADER_BYTES`. A fresh log's
+//! base is `LOG_HEADER_BYTES`, so its offsets equal its LSNs and no record has
+//! LSN 0. (A version 1 header has no base field and means that base.)
 //!
 //! [`LogWriter::open`] creates the file if it is missing or holds less than a
 //! header, writing and syncing the header (and the directory) before any
@@ -16,7 +18,26 @@
 //! ([`Error::Corrupt`]), never a tear. Otherwise it scans the records from the
 //! header's end and truncates the file where the scan stops (a torn tail or
 //! trailing zeros), syncing the truncation, so the next append lands just past
-//! the last whole record.
+//! the last whole record. It also removes a [`NEXT_LOG_FILE`] an interrupted
+//! recycling left behind.
+//!
+//! # Recycling
+//!
+//! LSNs never restart (pages store them and redo compares them), but the log
+//! need not keep what recovery can no longer read: [`LogWriter::recycle`]
+//! drops everything below a `keep_from` LSN the checkpointer computes, once
+//! that is at least a threshold of bytes. Under the I/O lock (so no write-out
+//! interleaves; appends keep filling the in-memory buffer) it writes
+//! [`NEXT_LOG_FILE`]: a header with base `keep_from`, then the written bytes
+//! from `keep_from` on, copied from the current file; syncs it, renames it
+//! over [`LOG_FILE`], syncs the directory, and only then switches the writer
+//! to the new file. The rename is atomic and unsynced renames survive a crash
+//! as a prefix, so a crash at any point leaves either the old complete log
+//! (and maybe a leftover `wal.next`, removed at open) or the new one, which
+//! holds every record at or after `keep_from` that was written before the
+//! copy. A failure once the rename has been issued poisons the writer (which
+//! file the name durably points at is then unknown); a failure before it only
+//! fails the recycling. Reading a record below the base is [`Error::Corrupt`].
 //!
 //! # Group commit
 //!
@@ -55,34 +76,42 @@
 //! * Bytes reach the file in LSN order with no gaps: every write-out takes the
 //!   buffer and writes it under one I/O lock, at the offset the buffer starts.
 
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use futures::channel::oneshot;
 
 use crate::env::{Env, File, OpenMode};
 use crate::error::{Error, Result};
-use crate::wal::record::{Decoded, LogBody, LogRecord, MAX_RECORD_BYTES, decode_frame_at, decode_next};
+use crate::wal::record::{LogBody, LogRecord, MAX_RECORD_BYTES, decode_frame_at};
 use crate::wal::{Lsn, TxnId};
 
 /// The log's file name.
 pub const LOG_FILE: &str = "wal.log";
-/// Bytes of the file header; the first record's LSN.
+/// The file [`LogWriter::recycle`] builds before renaming it over [`LOG_FILE`].
+pub const NEXT_LOG_FILE: &str = "wal.next";
+/// Bytes of the file header; the first record's LSN in a fresh log.
 pub const LOG_HEADER_BYTES: u64 = 64;
+/// The default least number of droppable bytes for which recycling rewrites the log.
+pub const RECYCLE_THRESHOLD_BYTES: u64 = 16 << 20;
+/// Bytes copied per read while recycling.
+const RECYCLE_COPY_CHUNK: usize = 1 << 20;
 /// The most bytes the in-memory buffer holds before append writes it out.
 pub const LOG_BUFFER_BYTES_MAX: usize = 1 << 20;
 /// The most the buffer may ever hold; see [`LogWriter::append_now`].
 pub const LOG_BUFFER_BYTES_HARD_MAX: usize = 4 << 20;
 
 const LOG_MAGIC: &[u8; 4] = b"RWAL";
-const LOG_VERSION: u32 = 1;
+const LOG_VERSION: u32 = 2;
 const HEADER_CRC_AT: usize = LOG_HEADER_BYTES as usize - 4;
 
 /// The writer's shared state, behind a std mutex never held across `.await`.
 #[derive(Default)]
 struct State {
-    /// Appended bytes not yet written; they start at file offset `buffer_start`.
+    /// Appended bytes not yet written; they start at LSN `buffer_start`.
     buffer: Vec<u8>,
     buffer_start: u64,
+    /// The LSN at file offset [`LOG_HEADER_BYTES`]; changes only under the I/O lock.
+    base: u64,
     /// The LSN of the last record appended.
     last_lsn: Lsn,
     /// The last record covered by a successful sync.
@@ -115,10 +144,28 @@ impl State {
 
 /// Appends log records and makes them durable with group commit.
 pub struct LogWriter {
-    file: Box<dyn File>,
+    /// The current log file; swapped by recycling, only under the I/O lock.
+    file: Mutex<Arc<dyn File>>,
     state: Mutex<State>,
-    /// Serialises writing the buffer out (and the leader's sync).
+    /// Serialises writing the buffer out (and the leader's sync), reading the
+    /// file, and recycling.
     io: futures::lock::Mutex<()>,
+}
+
+/// Poisons the writer if dropped armed: a recycling stopped between issuing
+/// the rename and switching files leaves the log's name pointing at a file
+/// the writer does not write to.
+struct PoisonGuard<'a> {
+    writer: &'a LogWriter,
+    armed: bool,
+}
+
+impl Drop for PoisonGuard<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            self.writer.lock().poisoned.get_or_insert_with(|| "log recycling was interrupted".to_string());
+        }
+    }
 }
 
 /// Poisons the writer and wakes waiters if a write-out is dropped before it
@@ -145,19 +192,31 @@ impl LogWriter {
     /// Opens (or creates) the log; returns the writer and every whole record
     /// in the log, in LSN order. See the module documentation.
     pub async fn open(env: &Env) -> Result<(LogWriter, Vec<LogRecord>)> {
+        remove_next_file(env).await?;
         let file = env.storage.open(LOG_FILE, OpenMode::CreateIfMissing).await?;
         let len = file.len().await?;
-        let (end, records) = if len < LOG_HEADER_BYTES {
+        let (base, end, records) = if len < LOG_HEADER_BYTES {
             create_header(&*file).await?;
             env.storage.sync_dir().await?;
-            (LOG_HEADER_BYTES, Vec::new())
+            (LOG_HEADER_BYTES, LOG_HEADER_BYTES, Vec::new())
         } else {
             scan_existing(&*file, len).await?
         };
         let last_lsn = records.last().map_or(Lsn::ZERO, |record| record.lsn);
-        let state = State { buffer_start: end, last_lsn, durable_lsn: last_lsn, ..State::default() };
+        let state = State { buffer_start: end, base, last_lsn, durable_lsn: last_lsn, ..State::default() };
+        let file = Mutex::new(Arc::from(file));
         let writer = LogWriter { file, state: Mutex::new(state), io: futures::lock::Mutex::new(()) };
         Ok((writer, records))
+    }
+
+    /// The current file. Callers that use it with the base hold the I/O lock.
+    fn file(&self) -> Arc<dyn File> {
+        self.file.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
+    }
+
+    /// The LSN of the first record the log keeps (the first one, if any).
+    pub fn base(&self) -> Lsn {
+        Lsn(self.lock().base)
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -232,10 +291,15 @@ impl LogWriter {
             }
         }
         // A write-out takes bytes from the buffer before they reach the file; its I/O lock is
-        // held until they have.
+        // held until they have. Recycling changes the base and the file under it too.
         let _written = self.io.lock().await;
+        let (file, base) = (self.file(), self.lock().base);
+        if lsn.0 < base {
+            return Err(corrupt("below the log's base (recycled)"));
+        }
+        let offset = lsn.0 - base + LOG_HEADER_BYTES;
         let mut length = [0u8; 4];
-        if self.file.read_at(lsn.0, &mut length).await? != 4 {
+        if file.read_at(offset, &mut length).await? != 4 {
             return Err(corrupt("past the end"));
         }
         let length = u32::from_le_bytes(length) as usize;
@@ -243,7 +307,7 @@ impl LogWriter {
             return Err(corrupt("impossible length"));
         }
         let mut bytes = vec![0u8; length];
-        if self.file.read_at(lsn.0, &mut bytes).await? != length {
+        if file.read_at(offset, &mut bytes).await? != length {
             return Err(corrupt("short read"));
         }
         decode_frame_at(&bytes, lsn).ok_or_else(|| corrupt("it does not decode"))
@@ -295,16 +359,17 @@ impl LogWriter {
         let (bytes, offset, covered) = {
             let mut state = self.lock();
             let bytes = std::mem::take(&mut state.buffer);
-            let offset = state.buffer_start;
+            let offset = state.buffer_start - state.base + LOG_HEADER_BYTES;
             state.buffer_start += bytes.len() as u64;
             (bytes, offset, state.last_lsn)
         };
+        let file = self.file();
         let mut result = Ok(());
         if !bytes.is_empty() {
-            result = self.file.write_at(offset, &bytes).await;
+            result = file.write_at(offset, &bytes).await;
         }
         if sync && result.is_ok() {
-            result = self.file.sync().await;
+            result = file.sync().await;
         }
         guard.armed = false;
         let mut state = self.lock();
@@ -337,46 +402,132 @@ impl LogWriter {
         let state = self.lock();
         (state.flush_requests, state.syncs)
     }
+
+    /// Drops the log below `keep_from` (clamped to the written end) if that
+    /// frees at least `threshold` bytes: see "Recycling" in the module
+    /// documentation. The caller guarantees recovery and rollback need no
+    /// record below `keep_from`, and that `keep_from` is a record boundary.
+    pub async fn recycle(&self, env: &Env, keep_from: Lsn, threshold: u64) -> Result<()> {
+        let _io = self.io.lock().await;
+        let (base, end) = {
+            let state = self.lock();
+            state.check()?;
+            (state.base, state.buffer_start)
+        };
+        let keep_from = keep_from.0.min(end);
+        if keep_from <= base || keep_from - base < threshold {
+            return Ok(());
+        }
+        let next = write_next_file(env, &*self.file(), base, keep_from, end).await?;
+        let mut guard = PoisonGuard { writer: self, armed: true };
+        let result = match env.storage.rename(NEXT_LOG_FILE, LOG_FILE).await {
+            Ok(()) => env.storage.sync_dir().await,
+            Err(error) => Err(error),
+        };
+        guard.armed = false;
+        match result {
+            Ok(()) => {
+                *self.file.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = next;
+                self.lock().base = keep_from;
+                Ok(())
+            }
+            Err(error) => {
+                self.lock().poisoned.get_or_insert_with(|| format!("log recycling: {error}"));
+                Err(error)
+            }
+        }
+    }
 }
 
-fn header_bytes() -> Vec<u8> {
+/// Removes a [`NEXT_LOG_FILE`] left by an interrupted recycling, if any.
+async fn remove_next_file(env: &Env) -> Result<()> {
+    if env.storage.list().await?.iter().any(|name| name == NEXT_LOG_FILE) {
+        env.storage.remove(NEXT_LOG_FILE).await?;
+    }
+    Ok(())
+}
+
+/// Writes and syncs [`NEXT_LOG_FILE`]: a header with base `keep_from`, then
+/// the bytes of LSNs `[keep_from, end)` copied from `old` (whose base is `base`).
+async fn write_next_file(env: &Env, old: &dyn File, base: u64, keep_from: u64, end: u64) -> Result<Arc<dyn File>> {
+    remove_next_file(env).await?;
+    let next: Arc<dyn File> = Arc::from(env.storage.open(NEXT_LOG_FILE, OpenMode::CreateNew).await?);
+    next.write_at(0, &header_bytes(keep_from)).await?;
+    let mut chunk = vec![0u8; RECYCLE_COPY_CHUNK];
+    let mut lsn = keep_from;
+    while lsn < end {
+        let want = usize::try_from(end - lsn).map_or(chunk.len(), |left| left.min(chunk.len()));
+        let read = old.read_at(lsn - base + LOG_HEADER_BYTES, &mut chunk[..want]).await?;
+        if read != want {
+            return Err(Error::Corrupt(format!("{LOG_FILE}: short read at {} while recycling", Lsn(lsn))));
+        }
+        next.write_at(lsn - keep_from + LOG_HEADER_BYTES, &chunk[..want]).await?;
+        lsn += want as u64;
+    }
+    next.sync().await?;
+    Ok(next)
+}
+
+fn header_bytes(base: u64) -> Vec<u8> {
     let mut header = vec![0u8; LOG_HEADER_BYTES as usize];
     header[0..4].copy_from_slice(LOG_MAGIC);
     header[4..8].copy_from_slice(&LOG_VERSION.to_le_bytes());
     header[8..16].copy_from_slice(&LOG_HEADER_BYTES.to_le_bytes());
+    header[16..24].copy_from_slice(&base.to_le_bytes());
     let crc = crc32fast::hash(&header[..HEADER_CRC_AT]);
     header[HEADER_CRC_AT..].copy_from_slice(&crc.to_le_bytes());
     header
 }
 
+/// The base a valid header names; `None` if it is not a valid header.
+fn parse_header(header: &[u8]) -> Option<u64> {
+    let header = header.get(..LOG_HEADER_BYTES as usize)?;
+    let field = |range: std::ops::Range<usize>| header.get(range).map(<[u8]>::to_vec);
+    let crc = u32::from_le_bytes(field(HEADER_CRC_AT..HEADER_CRC_AT + 4)?.try_into().ok()?);
+    let version = u32::from_le_bytes(field(4..8)?.try_into().ok()?);
+    let length = u64::from_le_bytes(field(8..16)?.try_into().ok()?);
+    let base = u64::from_le_bytes(field(16..24)?.try_into().ok()?);
+    if &header[0..4] != LOG_MAGIC || length != LOG_HEADER_BYTES || crc32fast::hash(&header[..HEADER_CRC_AT]) != crc {
+        return None;
+    }
+    match version {
+        1 if base == 0 => Some(LOG_HEADER_BYTES),
+        LOG_VERSION if base >= LOG_HEADER_BYTES => Some(base),
+        _ => None,
+    }
+}
+
 /// Writes a fresh header over whatever partial file a crash left, and syncs.
 async fn create_header(file: &dyn File) -> Result<()> {
     file.truncate(0).await?;
-    file.write_at(0, &header_bytes()).await?;
+    file.write_at(0, &header_bytes(LOG_HEADER_BYTES)).await?;
     file.sync().await
 }
 
 /// Validates the header, decodes the records, and truncates the file just
-/// past the last whole record. Returns that end offset and the records.
-async fn scan_existing(file: &dyn File, len: u64) -> Result<(u64, Vec<LogRecord>)> {
+/// past the last whole record. Returns the base, the LSN just past the last
+/// record, and the records.
+async fn scan_existing(file: &dyn File, len: u64) -> Result<(u64, u64, Vec<LogRecord>)> {
     let size = usize::try_from(len).map_err(|_| Error::Corrupt(format!("{LOG_FILE} is {len} bytes")))?;
     let mut bytes = vec![0u8; size];
     let read = file.read_at(0, &mut bytes).await?;
     bytes.truncate(read);
-    if bytes.get(..LOG_HEADER_BYTES as usize) != Some(&header_bytes()[..]) {
-        return Err(Error::Corrupt(format!("{LOG_FILE}: bad header (magic, version or checksum)")));
-    }
+    let base = parse_header(&bytes)
+        .ok_or_else(|| Error::Corrupt(format!("{LOG_FILE}: bad header (magic, version, base or checksum)")))?;
+    let header = LOG_HEADER_BYTES as usize;
     let mut records = Vec::new();
-    let mut offset = LOG_HEADER_BYTES as usize;
+    let mut offset = header;
     // The scan stops at the end of the records, or at a torn tail that is cut off below.
-    while let Decoded::Record(record, next) = decode_next(&bytes, offset) {
+    // Each record must carry the LSN its place in the file names.
+    let lsn_at = |offset: usize| Lsn(base + (offset - header) as u64);
+    while let Some(record) = bytes.get(offset..).and_then(|rest| decode_frame_at(rest, lsn_at(offset))) {
+        offset += u32::from_le_bytes(bytes[offset..offset + 4].try_into().expect("4 bytes")) as usize;
         records.push(record);
-        offset = next;
     }
     let end = offset as u64;
     if end != len {
         file.truncate(end).await?;
         file.sync().await?;
     }
-    Ok((end, records))
+    Ok((base, base + end - LOG_HEADER_BYTES, records))
 }

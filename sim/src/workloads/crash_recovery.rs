@@ -83,10 +83,16 @@ impl Workload for CrashRecoveryWorkload {
 }
 
 /// The store's configuration for a seed: a small pool (so pages are evicted
-/// and written back often) and frequent checkpoints, with the policy varied.
+/// and written back often), frequent checkpoints and log recycling, with the
+/// eviction policy varied.
 fn config(seed: u64) -> StoreConfig {
     let policy = PolicyKind::ALL[(seed % PolicyKind::ALL.len() as u64) as usize];
-    StoreConfig { pool_frames: 24 + (seed % 4) as usize * 8, policy, checkpoint_log_bytes: 256 * 1024 }
+    StoreConfig {
+        pool_frames: 24 + (seed % 4) as usize * 8,
+        policy,
+        checkpoint_log_bytes: 256 * 1024,
+        recycle_log_bytes: 64 * 1024,
+    }
 }
 
 async fn node_main(env: Env, model: Model, writers: u8, seed: u64) -> Result<()> {
@@ -119,7 +125,9 @@ async fn verify_and_prepare(store: &Arc<Store>, model: &Model, writers: u8) -> R
     let mut txn = store.begin().await?;
     let existing = txn.table(HEAP).await;
     let tables = match existing {
-        Ok(heap) => Tables { heap: heap.id, index: txn.table(INDEX).await?.id, clustered: txn.table(CLUSTERED).await?.id },
+        Ok(heap) => {
+            Tables { heap: heap.id, index: txn.table(INDEX).await?.id, clustered: txn.table(CLUSTERED).await?.id }
+        }
         Err(Error::InvalidInput(_)) => {
             if lock(model).tables_created() {
                 lock(model).violate("the tables were created and committed, but are gone after recovery".into());
@@ -217,7 +225,14 @@ async fn checkpointer(env: Env, store: Arc<Store>, mut fatal: mpsc::Sender<Error
     }
 }
 
-async fn writer_loop(env: Env, store: Arc<Store>, tables: Arc<Tables>, model: Model, writer: u8, mut fatal: mpsc::Sender<Error>) {
+async fn writer_loop(
+    env: Env,
+    store: Arc<Store>,
+    tables: Arc<Tables>,
+    model: Model,
+    writer: u8,
+    mut fatal: mpsc::Sender<Error>,
+) {
     loop {
         env.clock.sleep(Duration::from_micros(env.random.below(3000))).await;
         if let Err(error) = one_transaction(&env, &store, &tables, &model, writer).await {
@@ -256,7 +271,13 @@ async fn one_transaction(env: &Env, store: &Arc<Store>, tables: &Tables, model: 
             }
             Err(error) => return Err(error),
         }
-        current.insert(key, match &change { Change::Put(_, value) => Some(value.clone()), Change::Delete(_) => None });
+        current.insert(
+            key,
+            match &change {
+                Change::Put(_, value) => Some(value.clone()),
+                Change::Delete(_) => None,
+            },
+        );
         changes.push(change);
     }
     if env.random.below(8) == 0 {

@@ -46,7 +46,7 @@
 //!   separator entry is `(key, child id)`.
 //! - In a non-unique tree one key may have entries in several leaves, so a
 //!   separator must route whole `(key, value)` pairs. The tail is the value
-//!   escaped like the key encoding's byte strings ([`super::super::key`]):
+//!   escaped like the key encoding's byte strings ([`crate::index::key`]):
 //!   each `0x00` becomes `0x00 0xFF`, then `0x00 0x00` ends it. Escaped
 //!   values are prefix-free and order like the values, so a separator entry
 //!   `(key, escaped ‖ child id)` compares bytewise, as [`node::validate`]
@@ -583,6 +583,9 @@ impl BTree {
             return Ok(false);
         }
         append(txn, &left, l.entries.len(), moved).await?;
+        if leaf {
+            write_field(txn, &left, node::right_sibling_field(r.header.right_sibling)).await?;
+        }
         delete_at(txn, parent, sep_index, separator).await?;
         drop((left, right));
         txn.free(right_id).await?;
