@@ -97,6 +97,9 @@ pub const RECYCLE_THRESHOLD_BYTES: u64 = 16 << 20;
 const RECYCLE_COPY_CHUNK: usize = 1 << 20;
 /// The most bytes the in-memory buffer holds before append writes it out.
 pub const LOG_BUFFER_BYTES_MAX: usize = 1 << 20;
+/// The log file is grown in steps of this many zero bytes ahead of the
+/// records (see `write_out`); recovery truncates the zeros at open.
+pub const LOG_PREALLOCATE_BYTES: u64 = 1 << 20;
 /// The most the buffer may ever hold; see [`LogWriter::append_now`].
 pub const LOG_BUFFER_BYTES_HARD_MAX: usize = 4 << 20;
 
@@ -112,6 +115,8 @@ struct State {
     buffer_start: u64,
     /// The LSN at file offset [`LOG_HEADER_BYTES`]; changes only under the I/O lock.
     base: u64,
+    /// File offset up to which the file is written or preallocated with zeros.
+    allocated: u64,
     /// The LSN of the last record appended.
     last_lsn: Lsn,
     /// The last record covered by a successful sync.
@@ -203,7 +208,8 @@ impl LogWriter {
             scan_existing(&*file, len).await?
         };
         let last_lsn = records.last().map_or(Lsn::ZERO, |record| record.lsn);
-        let state = State { buffer_start: end, base, last_lsn, durable_lsn: last_lsn, ..State::default() };
+        let allocated = end - base + LOG_HEADER_BYTES;
+        let state = State { buffer_start: end, base, last_lsn, durable_lsn: last_lsn, allocated, ..State::default() };
         let file = Mutex::new(Arc::from(file));
         let writer = LogWriter { file, state: Mutex::new(state), io: futures::lock::Mutex::new(()) };
         Ok((writer, records))
@@ -279,6 +285,9 @@ impl LogWriter {
         let corrupt = |what: &str| Error::Corrupt(format!("{LOG_FILE}: no record at {lsn}: {what}"));
         {
             let state = self.lock();
+            // A failed write-out lost bytes the file was meant to hold: nothing past the
+            // last good write can be read back, so report the poisoning, not corruption.
+            state.check()?;
             if lsn.0 >= state.buffer_start {
                 let start = usize::try_from(lsn.0 - state.buffer_start).map_err(|_| corrupt("offset"))?;
                 if start >= state.buffer.len() {
@@ -293,6 +302,7 @@ impl LogWriter {
         // A write-out takes bytes from the buffer before they reach the file; its I/O lock is
         // held until they have. Recycling changes the base and the file under it too.
         let _written = self.io.lock().await;
+        self.lock().check()?;
         let (file, base) = (self.file(), self.lock().base);
         if lsn.0 < base {
             return Err(corrupt("below the log's base (recycled)"));
@@ -358,9 +368,17 @@ impl LogWriter {
         let mut guard = WriteOutGuard { writer: self, armed: true };
         let (bytes, offset, covered) = {
             let mut state = self.lock();
-            let bytes = std::mem::take(&mut state.buffer);
+            let mut bytes = std::mem::take(&mut state.buffer);
             let offset = state.buffer_start - state.base + LOG_HEADER_BYTES;
             state.buffer_start += bytes.len() as u64;
+            let write_end = offset + bytes.len() as u64;
+            if !bytes.is_empty() && write_end > state.allocated {
+                // Preallocate: zeros past the records, so the next write-outs overwrite
+                // allocated blocks and their syncs need not also commit a new file size.
+                let allocated = (write_end / LOG_PREALLOCATE_BYTES + 1) * LOG_PREALLOCATE_BYTES;
+                bytes.resize(bytes.len() + (allocated - write_end) as usize, 0);
+                state.allocated = allocated;
+            }
             (bytes, offset, state.last_lsn)
         };
         let file = self.file();
@@ -428,7 +446,9 @@ impl LogWriter {
         match result {
             Ok(()) => {
                 *self.file.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = next;
-                self.lock().base = keep_from;
+                let mut state = self.lock();
+                state.base = keep_from;
+                state.allocated = end - keep_from + LOG_HEADER_BYTES;
                 Ok(())
             }
             Err(error) => {
