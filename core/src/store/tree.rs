@@ -1,13 +1,41 @@
 //! B+Tree tables, as a transaction sees them: key → value maps over
 //! [`crate::index::btree::BTree`]. Each call locks the table until the
 //! transaction ends.
+//!
+//! # In-order inserts
+//!
+//! Loading a unique tree in key order is common (bulk loads, increasing ids)
+//! and every insert then lands at the end of the rightmost leaf. After a few
+//! inserts in increasing order the transaction remembers that leaf
+//! ([`AppendHint`]) and appends there directly while the key is above the
+//! leaf's last key, the leaf has no right sibling and the entry fits,
+//! skipping the descent. That is sound because the transaction holds the
+//! tree's lock: only it changes the tree, a split gives the leaf a right
+//! sibling (so the check fails and the hint is recomputed), and the only
+//! thing that frees leaves (a delete's merge) drops the hint.
 
 use std::ops::Bound;
 
 use super::{TableId, TableKind, Txn};
 use crate::error::{Error, Result};
-use crate::index::btree::{BTree, BTreeCursor, TreeStats};
+use crate::index::btree::{BTree, BTreeCursor, TreeStats, node};
 use crate::storage::PageId;
+use crate::storage::page::PageType;
+use crate::wal::record::PageOp;
+
+/// In-order inserts before the rightmost leaf is looked up and remembered.
+const APPEND_STREAK_MIN: u32 = 4;
+
+/// A transaction's memory of in-order inserts into one unique tree.
+#[derive(Debug, Clone)]
+pub(super) struct AppendHint {
+    table: TableId,
+    last_key: Vec<u8>,
+    /// Consecutive inserts with increasing keys.
+    streak: u32,
+    /// The rightmost leaf, once the streak is long enough.
+    leaf: Option<PageId>,
+}
 
 /// A range scan over a B+Tree table, in key order.
 pub struct Cursor<'t> {
@@ -47,7 +75,50 @@ impl Txn {
     /// [`Error::UniqueViolation`]; a non-unique one refuses only an identical pair.
     pub async fn tree_insert(&mut self, table: TableId, key: &[u8], value: &[u8]) -> Result<()> {
         let tree = self.tree(table).await?;
-        tree.insert(self, key, value).await
+        let (unique, follows) = match &self.append_hint {
+            Some(hint) if hint.table == table => (tree.is_unique(), key > hint.last_key.as_slice()),
+            _ => (tree.is_unique(), false),
+        };
+        if unique && follows && self.try_append(key, value).await? {
+            return Ok(());
+        }
+        tree.insert(self, key, value).await?;
+        let streak = match &self.append_hint {
+            Some(hint) if follows => hint.streak + 1,
+            _ => 0,
+        };
+        let leaf =
+            if unique && streak >= APPEND_STREAK_MIN { Some(rightmost_leaf(self, tree.root()).await?) } else { None };
+        self.append_hint = Some(AppendHint { table, last_key: key.to_vec(), streak, leaf });
+        Ok(())
+    }
+
+    /// Appends `key → value` to the remembered rightmost leaf if the fast path
+    /// applies (see the module documentation); false if it does not.
+    async fn try_append(&mut self, key: &[u8], value: &[u8]) -> Result<bool> {
+        let Some(leaf) = self.append_hint.as_ref().and_then(|hint| hint.leaf) else { return Ok(false) };
+        let entry = node::encode_entry(key, value);
+        let guard = self.fetch(leaf).await?;
+        let at = guard.read(|page| {
+            let body = page.body();
+            let header = node::header(body);
+            let usable = page.page_type() == PageType::BTreeLeaf
+                && header.is_leaf()
+                && header.right_sibling == node::NO_PAGE
+                && header.count > 0
+                && key > node::key_at(body, header.count - 1)
+                && key.len() <= node::MAX_KEY_BYTES
+                && node::fits(body, entry.len());
+            usable.then_some(header.count)
+        });
+        let Some(index) = at else { return Ok(false) };
+        let index = u16::try_from(index).map_err(|_| Error::Corrupt(format!("leaf {leaf} entry count")))?;
+        self.apply(&guard, PageOp::EntryInsert { index, entry }).await?;
+        if let Some(hint) = &mut self.append_hint {
+            hint.last_key = key.to_vec();
+            hint.streak += 1;
+        }
+        Ok(true)
     }
 
     /// The value under `key` (the first, in a non-unique tree).
@@ -59,6 +130,8 @@ impl Txn {
     /// Deletes `key` (with `value` only, if given); false if absent.
     pub async fn tree_delete(&mut self, table: TableId, key: &[u8], value: Option<&[u8]>) -> Result<bool> {
         let tree = self.tree(table).await?;
+        // A delete may merge leaves and free the remembered one.
+        self.append_hint = None;
         tree.delete(self, key, value).await
     }
 
@@ -73,5 +146,30 @@ impl Txn {
     pub async fn tree_check(&mut self, table: TableId) -> Result<TreeStats> {
         let tree = self.tree(table).await?;
         tree.check(self).await
+    }
+}
+
+/// The rightmost leaf of the tree rooted at `root`: the last child all the way down.
+async fn rightmost_leaf(txn: &Txn, root: PageId) -> Result<PageId> {
+    let mut page = root;
+    loop {
+        let guard = txn.fetch(page).await?;
+        let next = guard.read(|found| -> Result<Option<PageId>> {
+            let body = found.body();
+            let header = node::header(body);
+            if header.is_leaf() {
+                return Ok(None);
+            }
+            if header.count == 0 {
+                return Ok(Some(PageId(header.leftmost_child)));
+            }
+            let value = node::value_at(body, header.count - 1);
+            let child = node::decode_child(&value[value.len().saturating_sub(node::CHILD_SIZE)..])?;
+            Ok(Some(PageId(child)))
+        })?;
+        match next {
+            Some(child) => page = child,
+            None => return Ok(page),
+        }
     }
 }

@@ -46,11 +46,21 @@ pub struct Txn {
     /// False for the copy a drop hands to its background rollback: if that task is itself
     /// dropped unrun (the node is going down), recovery's undo finishes the job.
     rollback_on_drop: bool,
+    /// Where in-order inserts into a unique B+Tree go next (see `tree.rs`).
+    pub(super) append_hint: Option<super::tree::AppendHint>,
 }
 
 impl Txn {
     pub(super) fn new(shared: Arc<Shared>, id: TxnId) -> Txn {
-        Txn { shared, id, last_lsn: Lsn::ZERO, finished: false, locks: Vec::new(), rollback_on_drop: true }
+        Txn {
+            shared,
+            id,
+            last_lsn: Lsn::ZERO,
+            finished: false,
+            locks: Vec::new(),
+            rollback_on_drop: true,
+            append_hint: None,
+        }
     }
 
     pub fn id(&self) -> TxnId {
@@ -205,6 +215,7 @@ impl Drop for Txn {
             finished: false,
             locks: std::mem::take(&mut self.locks),
             rollback_on_drop: false,
+            append_hint: None,
         };
         self.finished = true;
         let env = self.shared.env.clone();
