@@ -13,6 +13,8 @@ use std::fmt;
 pub enum FaultKind {
     /// A node's process died: tasks and memory dropped, disk per the crash model.
     Crash,
+    /// A crash soon after a restart, aimed at recovery itself (also counted as a crash).
+    RecoveryCrash,
     /// An unsynced write vanished at a crash.
     LostWrite,
     /// An unsynced write survived a crash only in part (some sectors).
@@ -46,8 +48,9 @@ pub enum FaultKind {
 }
 
 impl FaultKind {
-    pub const ALL: [FaultKind; 16] = [
+    pub const ALL: [FaultKind; 17] = [
         FaultKind::Crash,
+        FaultKind::RecoveryCrash,
         FaultKind::LostWrite,
         FaultKind::TornWrite,
         FaultKind::ReorderedWrite,
@@ -69,6 +72,7 @@ impl FaultKind {
     pub fn name(self) -> &'static str {
         match self {
             FaultKind::Crash => "crashes",
+            FaultKind::RecoveryCrash => "recovery_crashes",
             FaultKind::LostWrite => "lost_writes",
             FaultKind::TornWrite => "torn_writes",
             FaultKind::ReorderedWrite => "reordered_writes",

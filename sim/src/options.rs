@@ -89,6 +89,10 @@ pub struct CrashOptions {
     /// Mean time between crashes of some server; 0 disables them.
     pub interval_ms: u64,
     pub restart_delay_ms: u64,
+    /// The chance that a server crashes again right after a restart (while recovering).
+    pub recovery_crash_probability: f64,
+    /// Mean delay after the boot of such a crash, in microseconds.
+    pub recovery_crash_within_us: u64,
 }
 
 /// After the fault phase: faults stop and the workload must progress.

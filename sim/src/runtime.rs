@@ -80,6 +80,11 @@ pub(crate) enum Event {
     Restart {
         node: NodeId,
     },
+    /// Crash `node` if it is still in `incarnation` (a crash aimed at recovery).
+    RecoveryCrash {
+        node: NodeId,
+        incarnation: u64,
+    },
     CrashSomeServer,
     PartitionStart,
     PartitionHeal,
@@ -406,6 +411,7 @@ impl Simulator {
                 self.crash(node, false, Some(restart_after));
             }
             Event::Restart { node } => self.start(node),
+            Event::RecoveryCrash { node, incarnation } => self.recovery_crash(node, incarnation),
             Event::CrashSomeServer => self.crash_some_server(),
             Event::PartitionStart => self.partition_start(),
             Event::PartitionHeal => lock(&self.shared.world).net.heal(),
@@ -428,6 +434,7 @@ impl Simulator {
             let incarnation = state.incarnation;
             let program = state.program.clone();
             world.note(TraceEvent::NodeStart { node, incarnation });
+            schedule_recovery_crash(&mut world, node, incarnation);
             (env_for(&self.shared, node, incarnation), program, incarnation)
         };
         let shared = Arc::downgrade(&self.shared);
@@ -475,6 +482,19 @@ impl Simulator {
     /// Restarts a node that is down now (used after the final crash).
     pub fn restart_now(&mut self, node: NodeId) {
         self.start(node);
+    }
+
+    fn recovery_crash(&mut self, node: NodeId, incarnation: u64) {
+        let restart_after = {
+            let mut world = lock(&self.shared.world);
+            if !world.faults_enabled || !world.nodes[node].up || world.nodes[node].incarnation != incarnation {
+                return;
+            }
+            world.fault(FaultKind::RecoveryCrash, node, 0);
+            let mean = world.options.crash.restart_delay_ms * 1_000_000;
+            world.jitter_nanos(mean)
+        };
+        self.crash(node, true, Some(restart_after));
     }
 
     fn crash_some_server(&mut self) {
@@ -554,4 +574,16 @@ impl Drop for Simulator {
     fn drop(&mut self) {
         self.shutdown();
     }
+}
+
+/// With the scenario's probability, schedules a crash of a server that just
+/// booted, soon enough to land while it recovers.
+fn schedule_recovery_crash(world: &mut World, node: NodeId, incarnation: u64) {
+    let probability = world.options.crash.recovery_crash_probability;
+    if !world.faults_enabled || !world.nodes[node].crashable || probability <= 0.0 || !world.chance(probability) {
+        return;
+    }
+    let delay = world.jitter_nanos(world.options.crash.recovery_crash_within_us * 1_000);
+    let at = world.now_nanos + delay;
+    world.schedule(at, Event::RecoveryCrash { node, incarnation });
 }

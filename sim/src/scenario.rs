@@ -140,6 +140,11 @@ pub struct ClockSection {
 pub struct CrashSection {
     pub interval_ms: Draw<u64>,
     pub restart_delay_ms: Draw<u64>,
+    /// The chance that a restarted server crashes again soon after booting,
+    /// while it is most likely still recovering.
+    pub recovery_crash_probability: Draw<f64>,
+    /// How soon: a crash time is drawn around this many microseconds after the boot.
+    pub recovery_crash_within_us: Draw<u64>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -250,12 +255,19 @@ impl Scenario {
             jump_interval_ms: u(self.clock.jump_interval_ms),
             jump_ms: u(self.clock.jump_ms),
         };
-        let crash =
-            CrashOptions { interval_ms: u(self.crash.interval_ms), restart_delay_ms: u(self.crash.restart_delay_ms) };
+        let mut crash = CrashOptions {
+            interval_ms: u(self.crash.interval_ms),
+            restart_delay_ms: u(self.crash.restart_delay_ms),
+            recovery_crash_within_us: 0,
+            recovery_crash_probability: 0.0,
+        };
         let liveness = self
             .liveness
             .as_ref()
             .map(|l| LivenessOptions { within_ms: u(l.within_ms), progress_min: u(l.progress_min) });
+        // Drawn last, so adding them left every earlier draw (and old seeds' runs) as it was.
+        crash.recovery_crash_within_us = u(self.crash.recovery_crash_within_us);
+        crash.recovery_crash_probability = draw_f64(&mut rng, self.crash.recovery_crash_probability);
         RunOptions {
             seed,
             workload: self.workload.clone(),

@@ -130,7 +130,7 @@ struct State {
 
 struct Frame {
     latch: RwLock<Page>,
-    /// Held while the frame's page is read from disk.
+    /// Held while the frame's page is read from disk or written back.
     io: Arc<futures::lock::Mutex<()>>,
 }
 
@@ -427,7 +427,12 @@ impl Inner {
     }
 
     /// Writes the pinned frame's page back, obeying the WAL rule.
+    ///
+    /// Holds the frame's I/O mutex from copy to write, so two write-backs of
+    /// one page (a checkpoint's and an eviction's) cannot finish in the wrong
+    /// order and leave an older copy on disk than the one that cleaned it.
     async fn write_back(&self, frame: FrameId) -> Result<()> {
+        let _one_write_at_a_time = self.frames[frame.index()].io.lock().await;
         let mut copy = self.frames[frame.index()].latch.read().unwrap_or_else(|p| p.into_inner()).clone();
         let lsn = copy.lsn();
         {

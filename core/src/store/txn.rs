@@ -276,7 +276,10 @@ pub(super) async fn undo(shared: &Arc<Shared>, txn: TxnId, from: Lsn) -> Result<
         }
         next = match record.body {
             LogBody::Update { page, op, .. } => {
-                compensate(shared, txn, page, &op, record.prev_lsn).await?;
+                compensate(shared, txn, page, &op, record.prev_lsn).await.map_err(|error| match error {
+                    Error::Corrupt(why) => Error::Corrupt(format!("undo of {txn}'s {next} on {page}: {why}")),
+                    other => other,
+                })?;
                 clrs += 1;
                 record.prev_lsn
             }
