@@ -202,7 +202,7 @@ fn oversized_strings_and_checkpoints_are_refused() {
         record(STREAM_START, LogBody::Update { file: 1, page: PageId(1), op: slot_insert(vec![0; 70_000]) });
     let huge_checkpoint = record(
         STREAM_START,
-        LogBody::CheckpointEnd { dirty_pages: vec![(1, PageId(1), Lsn(1)); 4_000], active_txns: Vec::new() },
+        LogBody::CheckpointEnd { dirty_pages: vec![(1, PageId(1), Lsn(1)); 14_000], active_txns: Vec::new() },
     );
     for oversized in [huge_string, huge_checkpoint] {
         let mut out = Vec::new();
