@@ -373,8 +373,10 @@ impl BTree {
         let mut path = Vec::new();
         let (mut page, mut rightmost, mut level) = (self.root, true, None);
         loop {
-            let guard = fetch_node(txn, page, level).await?;
+            // One latch per level: check the node and route in the same read.
+            let guard = txn.fetch(page).await?;
             let next = guard.read(|page| {
+                check_node(page, level)?;
                 let body = page.body();
                 let header = node::header(body);
                 if header.is_leaf() {
@@ -819,30 +821,39 @@ struct Inspected {
     children: Vec<Visit>,
 }
 
-/// Fetches a B+Tree node, checking that its page type matches its level and
-/// the level is `level` if given (and, in debug builds, the whole node).
+/// Fetches a B+Tree node, checking it with [`node_problem`].
 async fn fetch_node(txn: &Txn, page: PageId, level: Option<u16>) -> Result<PageGuard> {
     let guard = txn.fetch(page).await?;
-    let problem = guard.read(|found| {
-        let body = found.body();
-        if body.len() < node::NODE_HEADER_SIZE {
-            return Some("body shorter than a node header".to_owned());
-        }
-        let header = node::header(body);
-        let type_ok = match found.page_type() {
-            PageType::BTreeLeaf => header.is_leaf(),
-            PageType::BTreeInternal => !header.is_leaf(),
-            _ => false,
-        };
-        if !type_ok || level.is_some_and(|level| level != header.level) {
-            return Some(format!("a {:?} at level {}, expected level {level:?}", found.page_type(), header.level));
-        }
-        if cfg!(debug_assertions) { node::validate(body).err().map(|error| error.to_string()) } else { None }
-    });
-    match problem {
-        Some(reason) => Err(Error::Corrupt(format!("B+Tree node {page}: {reason}"))),
-        None => Ok(guard),
+    guard.read(|found| check_node(found, level))?;
+    Ok(guard)
+}
+
+/// [`node_problem`] as an error naming the page.
+fn check_node(found: &Page, level: Option<u16>) -> Result<()> {
+    match node_problem(found, level) {
+        Some(reason) => Err(Error::Corrupt(format!("B+Tree node {}: {reason}", found.id()))),
+        None => Ok(()),
     }
+}
+
+/// What is wrong with a node on the way down, if anything: its page type must
+/// match its level, and its level must be `level` if given (in debug builds the
+/// whole node is validated too; `BTree::check` always does).
+fn node_problem(found: &Page, level: Option<u16>) -> Option<String> {
+    let body = found.body();
+    if body.len() < node::NODE_HEADER_SIZE {
+        return Some("body shorter than a node header".to_owned());
+    }
+    let header = node::header(body);
+    let type_ok = match found.page_type() {
+        PageType::BTreeLeaf => header.is_leaf(),
+        PageType::BTreeInternal => !header.is_leaf(),
+        _ => false,
+    };
+    if !type_ok || level.is_some_and(|level| level != header.level) {
+        return Some(format!("a {:?} at level {}, expected level {level:?}", found.page_type(), header.level));
+    }
+    if cfg!(debug_assertions) { node::validate(body).err().map(|error| error.to_string()) } else { None }
 }
 
 /// The child an internal node's descent takes at `pos` (see [`Step::pos`]).
