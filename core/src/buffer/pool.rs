@@ -39,6 +39,7 @@
 //! [`Error::Poisoned`] until the engine restarts and recovers.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use crate::buffer::policy::{EvictionPolicy, FrameId, PageKey, PolicyKind, new_policy};
@@ -76,7 +77,6 @@ enum Fetch {
 #[derive(Debug, Default)]
 struct FrameMeta {
     page: Option<PageId>,
-    pins: u32,
     /// The page's bytes are in the frame (false while its read is in flight).
     loaded: bool,
     dirty: bool,
@@ -129,6 +129,13 @@ struct State {
 }
 
 struct Frame {
+    /// Guards holding the frame. Raised only under the pool state lock (so a
+    /// frame chosen as victim with no pins cannot gain one meanwhile); lowered
+    /// without it, so dropping a guard takes the lock only for the last pin
+    /// of a frame whose load failed.
+    pins: AtomicU32,
+    /// The frame's load failed: it goes back to the free list with its last unpin.
+    orphaned: AtomicBool,
     latch: RwLock<Page>,
     /// Held while the frame's page is read from disk or written back.
     io: Arc<futures::lock::Mutex<()>>,
@@ -163,7 +170,12 @@ impl BufferPool {
             return Err(Error::InvalidInput(format!("buffer pool of {frames} frames (at least {MIN_FRAMES})")));
         }
         let frame_list = (0..frames)
-            .map(|_| Frame { latch: RwLock::new(Page::new(PageId(0), PageType::Free)), io: Default::default() })
+            .map(|_| Frame {
+                pins: AtomicU32::new(0),
+                orphaned: AtomicBool::new(false),
+                latch: RwLock::new(Page::new(PageId(0), PageType::Free)),
+                io: Default::default(),
+            })
             .collect();
         let state = State {
             table: PageTable::default(),
@@ -329,12 +341,17 @@ impl Inner {
         self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// Adds a pin; call only with the state lock held (see [`Frame::pins`]).
+    fn pin(&self, frame: FrameId) {
+        self.frames[frame.index()].pins.fetch_add(1, Ordering::AcqRel);
+    }
+
     /// Pins the frame holding `page`, or finds a frame for it. Never waits.
     fn claim(&self, page: PageId) -> Result<Claim> {
         let mut state = self.lock();
         state.check()?;
         if let Some(frame) = state.table.get(page) {
-            state.meta[frame.index()].pins += 1;
+            self.pin(frame);
             state.policy.on_access(frame);
             state.stats.hits += 1;
             return Ok(Claim::Hit(frame, state.meta[frame.index()].loaded));
@@ -342,12 +359,12 @@ impl Inner {
         let frame = match state.free.pop() {
             Some(frame) => frame,
             None => {
-                let State { policy, meta, .. } = &mut *state;
-                let victim = policy.victim(&|frame| meta[frame.index()].pins == 0).ok_or_else(|| {
-                    Error::InvalidInput(format!("buffer pool exhausted: all {} frames are pinned", meta.len()))
+                let unpinned = |frame: FrameId| self.frames[frame.index()].pins.load(Ordering::Acquire) == 0;
+                let victim = state.policy.victim(&unpinned).ok_or_else(|| {
+                    Error::InvalidInput(format!("buffer pool exhausted: all {} frames are pinned", self.frames.len()))
                 })?;
                 if state.meta[victim.index()].dirty {
-                    state.meta[victim.index()].pins += 1;
+                    self.pin(victim);
                     return Ok(Claim::WriteBack(victim));
                 }
                 let old = state.meta[victim.index()].page.take().expect("a resident frame holds a page");
@@ -359,7 +376,8 @@ impl Inner {
         };
         let io = self.frames[frame.index()].io.try_lock_owned().expect("an empty frame has no I/O in flight");
         state.table.insert(page, frame);
-        state.meta[frame.index()] = FrameMeta { page: Some(page), pins: 1, ..FrameMeta::default() };
+        state.meta[frame.index()] = FrameMeta { page: Some(page), ..FrameMeta::default() };
+        self.pin(frame);
         state.policy.on_load(frame, PageKey(page.0));
         state.stats.misses += 1;
         Ok(Claim::Load(frame, io))
@@ -402,7 +420,8 @@ impl Inner {
                 // Give the frame back; waiters see `loaded == false` and retry.
                 state.table.remove(page);
                 state.policy.on_remove(frame);
-                state.meta[frame.index()] = FrameMeta { pins: state.meta[frame.index()].pins, ..FrameMeta::default() };
+                state.meta[frame.index()] = FrameMeta::default();
+                self.frames[frame.index()].orphaned.store(true, Ordering::Release);
                 Err(error)
             }
         }
@@ -422,8 +441,9 @@ impl Inner {
         if !meta.dirty || !meta.loaded {
             return None;
         }
-        meta.pins += 1;
-        meta.page
+        let page = meta.page;
+        self.pin(frame);
+        page
     }
 
     /// Writes the pinned frame's page back, obeying the WAL rule.
@@ -514,14 +534,15 @@ impl PageGuard {
 
 impl Drop for PageGuard {
     fn drop(&mut self) {
-        let mut state = self.inner.lock();
-        let meta = &mut state.meta[self.frame.index()];
-        assert!(meta.pins > 0, "unpinning an unpinned {}", self.frame);
-        meta.pins -= 1;
-        if meta.pins == 0 && meta.page.is_none() {
+        let before = self.inner.frames[self.frame.index()].pins.fetch_sub(1, Ordering::AcqRel);
+        assert!(before > 0, "unpinning an unpinned {}", self.frame);
+        let frame = &self.inner.frames[self.frame.index()];
+        if before == 1 && frame.orphaned.load(Ordering::Acquire) {
             // A failed load left the frame empty; it is free once the last waiter lets go.
-            let frame = self.frame;
-            state.free.push(frame);
+            let mut state = self.inner.lock();
+            if frame.pins.load(Ordering::Acquire) == 0 && frame.orphaned.swap(false, Ordering::AcqRel) {
+                state.free.push(self.frame);
+            }
         }
     }
 }
