@@ -104,9 +104,11 @@ impl LockTable {
                     }
                 }
             };
-            // Woken when the owner releases; try again.
+            // Woken when the owner releases; try again. The guard forgets the wait even if this
+            // future is dropped mid-wait, so no stale edge can fake a deadlock later.
+            let waiting = Waiting { table: self, txn };
             let _ = receiver.await;
-            self.lock().waits_for.remove(&txn);
+            drop(waiting);
         }
     }
 
@@ -123,6 +125,18 @@ impl LockTable {
                 locks.entries.remove(id);
             }
         }
+    }
+}
+
+/// An edge of the waits-for graph, removed when dropped.
+struct Waiting<'a> {
+    table: &'a LockTable,
+    txn: TxnId,
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.table.lock().waits_for.remove(&self.txn);
     }
 }
 
