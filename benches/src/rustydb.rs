@@ -30,7 +30,7 @@ pub struct CommitResult {
     pub rate: Rate,
     /// Log flush requests (one per commit) per log sync, over the run.
     pub commits_per_sync: f64,
-    /// Transactions that lost a table-lock conflict (wait-die) and were retried.
+    /// Transactions that lost a table-lock conflict (a deadlock) and were retried.
     pub conflict_retries: u64,
 }
 
@@ -138,7 +138,7 @@ impl RustyDb {
 
 /// Commits one row per transaction for each id; returns the commits and
 /// the retries. A transaction that loses the table lock to an older one
-/// (wait-die, [`Error::Conflict`]) is rolled back and retried.
+/// (a deadlock, [`Error::Conflict`]) is rolled back and retried.
 async fn commit_each(store: Arc<Store>, table: TableId, ids: Range<u64>) -> BenchResult<(u64, u64)> {
     let mut retries = 0;
     for id in ids.clone() {

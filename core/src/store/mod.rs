@@ -10,7 +10,7 @@
 //! | file | owns |
 //! |---|---|
 //! | `txn.rs` | transactions: logging page changes, commit, rollback |
-//! | `locks.rs` | table locks (wait-die) |
+//! | `locks.rs` | table locks with deadlock detection |
 //! | `alloc.rs` | page allocation over the space map, quarantine of freed pages |
 //! | `catalog.rs` | the catalog page: table names, kinds and root pages |
 //! | `heap.rs` | heap tables: rows on slotted pages, addressed by [`Rid`] |

@@ -7,7 +7,7 @@
 //! (key → value). Each writer task owns the keys `(writer, 0..KEYS_PER_WRITER)`
 //! and runs transactions of one to five puts and deletes, committing most and
 //! rolling back some on purpose; table locks make writers conflict, and a
-//! conflict (wait-die) rolls the transaction back.
+//! conflict (a wait that would deadlock) rolls the transaction back.
 //!
 //! At every boot the node opens the store (running recovery), checks the
 //! engine's own consistency (trees valid, index ↔ heap ↔ clustered table)
