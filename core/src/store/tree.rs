@@ -63,9 +63,18 @@ impl Txn {
     }
 
     async fn tree(&mut self, table: TableId) -> Result<BTree> {
+        if let Some((last, unique)) = self.last_tree
+            && last == table
+        {
+            // Locked and looked up by an earlier call of this transaction.
+            return Ok(BTree::open(PageId(table.0), unique));
+        }
         self.lock_table(table.0).await?;
         match self.table_kind(table).await? {
-            Some(TableKind::BTree { unique }) => Ok(BTree::open(PageId(table.0), unique)),
+            Some(TableKind::BTree { unique }) => {
+                self.last_tree = Some((table, unique));
+                Ok(BTree::open(PageId(table.0), unique))
+            }
             Some(TableKind::Heap) => Err(Error::InvalidInput(format!("{table} is a heap, not a B+Tree"))),
             None => Err(Error::InvalidInput(format!("no {table}"))),
         }

@@ -48,6 +48,8 @@ pub struct Txn {
     rollback_on_drop: bool,
     /// Where in-order inserts into a unique B+Tree go next (see `tree.rs`).
     pub(super) append_hint: Option<super::tree::AppendHint>,
+    /// The last B+Tree table used, locked, and whether it is unique.
+    pub(super) last_tree: Option<(super::TableId, bool)>,
 }
 
 impl Txn {
@@ -60,6 +62,7 @@ impl Txn {
             locks: Vec::new(),
             rollback_on_drop: true,
             append_hint: None,
+            last_tree: None,
         }
     }
 
@@ -216,6 +219,7 @@ impl Drop for Txn {
             locks: std::mem::take(&mut self.locks),
             rollback_on_drop: false,
             append_hint: None,
+            last_tree: None,
         };
         self.finished = true;
         let env = self.shared.env.clone();

@@ -149,6 +149,12 @@ struct Descent {
     rightmost: bool,
 }
 
+/// One level of [`BTree::get_unique`]: the answer at a leaf, or the child to visit.
+enum LookupStep {
+    Found(Option<Vec<u8>>),
+    Down(PageId, u16),
+}
+
 /// Routing parts: a key and its tail (empty in unique trees, an escaped
 /// value in non-unique ones; see the module documentation).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -235,6 +241,9 @@ impl BTree {
 
     /// The value under `key`: the first (smallest) one in a non-unique tree.
     pub async fn get(&self, txn: &Txn, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        if self.unique {
+            return self.get_unique(txn, key).await;
+        }
         let mut leaf = self.descend(txn, &self.target(key, None)).await?.leaf;
         loop {
             let found = leaf.read(|page| {
@@ -366,6 +375,32 @@ impl BTree {
     fn target(&self, key: &[u8], value: Option<&[u8]>) -> Parts {
         let tail = if self.unique { Vec::new() } else { escape(value.unwrap_or_default()) };
         Parts { key: key.to_vec(), tail }
+    }
+
+    /// [`BTree::get`] in a unique tree, where a key lives only in the leaf its
+    /// descent reaches: one latched read per level, which checks the node and
+    /// routes (or, at the leaf, searches) together, and no path kept.
+    async fn get_unique(&self, txn: &Txn, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        let target = self.target(key, None);
+        let (mut page, mut level) = (self.root, None);
+        loop {
+            let guard = txn.fetch(page).await?;
+            let step = guard.read(|found| -> Result<LookupStep> {
+                check_node(found, level)?;
+                let body = found.body();
+                let header = node::header(body);
+                if header.is_leaf() {
+                    let value = node::search(body, key).ok().map(|index| node::value_at(body, index).to_vec());
+                    return Ok(LookupStep::Found(value));
+                }
+                let pos = route(body, &target);
+                Ok(LookupStep::Down(child_at(body, pos)?, header.level - 1))
+            })?;
+            match step {
+                LookupStep::Found(value) => return Ok(value),
+                LookupStep::Down(child, child_level) => (page, level) = (child, Some(child_level)),
+            }
+        }
     }
 
     /// Walks from the root to the leaf whose range holds `target`.
