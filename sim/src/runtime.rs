@@ -139,6 +139,12 @@ impl World {
         ((u128::from(self.rng.next_u64()) * u128::from(bound)) >> 64) as u64
     }
 
+    /// How long a crashed server stays down: the scenario's restart delay, jittered.
+    pub fn restart_delay_nanos(&mut self) -> u64 {
+        let mean = self.options.crash.restart_delay_ms * 1_000_000;
+        self.jitter_nanos(mean)
+    }
+
     /// A duration drawn uniformly from half to one and a half times `mean`.
     pub fn jitter_nanos(&mut self, mean_nanos: u64) -> u64 {
         if mean_nanos == 0 {
@@ -405,8 +411,7 @@ impl Simulator {
                         return;
                     }
                     world.note(TraceEvent::NodeFailed { node, error });
-                    let mean = world.options.crash.restart_delay_ms * 1_000_000;
-                    world.jitter_nanos(mean)
+                    world.restart_delay_nanos()
                 };
                 self.crash(node, false, Some(restart_after));
             }
@@ -491,8 +496,7 @@ impl Simulator {
                 return;
             }
             world.fault(FaultKind::RecoveryCrash, node, 0);
-            let mean = world.options.crash.restart_delay_ms * 1_000_000;
-            world.jitter_nanos(mean)
+            world.restart_delay_nanos()
         };
         self.crash(node, true, Some(restart_after));
     }
@@ -512,8 +516,7 @@ impl Simulator {
                 return;
             }
             let victim = up[world.below(up.len() as u64) as usize];
-            let mean = world.options.crash.restart_delay_ms * 1_000_000;
-            (victim, world.jitter_nanos(mean))
+            (victim, world.restart_delay_nanos())
         };
         self.crash(victim, true, Some(restart_after));
     }

@@ -129,7 +129,6 @@ struct CrashLog {
     appended: Vec<LogRecord>,
     flushed: usize,
     first_boot_done: bool,
-    recovered: Option<Vec<LogRecord>>,
 }
 
 async fn crash_first_boot(env: Env, log: Arc<Mutex<CrashLog>>, seed: u64) -> Result<()> {
@@ -157,34 +156,65 @@ async fn crash_first_boot(env: Env, log: Arc<Mutex<CrashLog>>, seed: u64) -> Res
     Ok(())
 }
 
-fn crash_run(seed: u64) {
+/// What the boot after a crash found: the log's records, and whether an
+/// interrupted recycling left its `wal.next` behind.
+struct Reopened {
+    records: Vec<LogRecord>,
+    leftover_next: bool,
+}
+
+type FirstBoot<S> = fn(Env, Arc<Mutex<S>>, u64) -> BoxFuture<'static, Result<()>>;
+
+/// Runs `first` on a crashable node until `ready` holds for its state, lets
+/// `extra_nanos` more of simulated time pass, crashes the node (unsynced
+/// writes lost or torn), reopens the log and returns what it holds.
+fn crash_and_reopen<S: Send + 'static>(
+    seed: u64,
+    state: &Arc<Mutex<S>>,
+    first: FirstBoot<S>,
+    ready: fn(&S) -> bool,
+    extra_nanos: u64,
+) -> Reopened {
     let disk = "unsynced_loss_probability = 0.5\ntorn_write_probability = 0.5\n";
     let mut sim = simulator(disk, seed);
-    let log: Arc<Mutex<CrashLog>> = Arc::default();
-    let shared = log.clone();
+    let reopened: Arc<Mutex<Option<Reopened>>> = Arc::default();
+    let (shared, found) = (state.clone(), reopened.clone());
     let node = sim.add_node(
         "n",
         true,
         program(move |env, boot| {
-            let log = shared.clone();
+            let (state, found) = (shared.clone(), found.clone());
             Box::pin(async move {
                 if boot == 0 {
-                    return crash_first_boot(env, log, seed).await;
+                    return first(env, state, seed).await;
                 }
                 let (_, records) = LogWriter::open(&env).await?;
-                log.lock().unwrap().recovered = Some(records);
+                let leftover_next = env.storage.list().await?.iter().any(|name| name == NEXT_LOG_FILE);
+                *found.lock().unwrap() = Some(Reopened { records, leftover_next });
                 Ok(())
             })
         }),
     );
-    sim.run_until(DEADLINE_NANOS, &|| log.lock().unwrap().first_boot_done);
-    let extra = 4_000 * (seed % 8);
-    sim.run_until(sim.now_nanos() + extra, &|| false);
+    sim.run_until(DEADLINE_NANOS, &|| ready(&state.lock().unwrap()));
+    sim.run_until(sim.now_nanos() + extra_nanos, &|| false);
     sim.crash(node, false, None);
     sim.restart_now(node);
-    sim.run_until(DEADLINE_NANOS, &|| log.lock().unwrap().recovered.is_some());
+    sim.run_until(DEADLINE_NANOS, &|| reopened.lock().unwrap().is_some());
+    let found = reopened.lock().unwrap().take();
+    found.unwrap_or_else(|| panic!("seed {seed}: no recovery"))
+}
+
+fn crash_run(seed: u64) {
+    let log: Arc<Mutex<CrashLog>> = Arc::default();
+    let recovered = crash_and_reopen(
+        seed,
+        &log,
+        |env, log, seed| Box::pin(crash_first_boot(env, log, seed)),
+        |log| log.first_boot_done,
+        4_000 * (seed % 8),
+    )
+    .records;
     let log = log.lock().unwrap();
-    let recovered = log.recovered.as_ref().unwrap_or_else(|| panic!("seed {seed}: no recovery"));
     assert!(log.first_boot_done && log.flushed > 0, "seed {seed}: first boot did not finish");
     println!("seed {seed}: {} appended, {} flushed, {} recovered", log.appended.len(), log.flushed, recovered.len());
     assert!(recovered.len() >= log.flushed, "seed {seed}: lost flushed records");
@@ -374,8 +404,6 @@ struct RecycleCrash {
     keep_from: usize,
     recycling: bool,
     recycled: bool,
-    recovered: Option<Vec<LogRecord>>,
-    leftover_next: bool,
 }
 
 async fn recycle_crash_first_boot(env: Env, log: Arc<Mutex<RecycleCrash>>, seed: u64) -> Result<()> {
@@ -409,44 +437,22 @@ async fn recycle_crash_first_boot(env: Env, log: Arc<Mutex<RecycleCrash>>, seed:
 }
 
 fn recycle_crash_run(seed: u64) -> bool {
-    let disk = "unsynced_loss_probability = 0.5\ntorn_write_probability = 0.5\n";
-    let mut sim = simulator(disk, seed);
     let log: Arc<Mutex<RecycleCrash>> = Arc::default();
-    let shared = log.clone();
-    let node = sim.add_node(
-        "n",
-        true,
-        program(move |env, boot| {
-            let log = shared.clone();
-            Box::pin(async move {
-                if boot == 0 {
-                    return recycle_crash_first_boot(env, log, seed).await;
-                }
-                let (_, records) = LogWriter::open(&env).await?;
-                let leftover = env.storage.list().await?.iter().any(|name| name == NEXT_LOG_FILE);
-                let mut log = log.lock().unwrap();
-                log.leftover_next = leftover;
-                log.recovered = Some(records);
-                Ok(())
-            })
-        }),
-    );
-    sim.run_until(DEADLINE_NANOS, &|| log.lock().unwrap().recycling);
     // Crash at a point spread over the recycling and the appends around it.
-    let extra = 5_000 * (seed % 60);
-    sim.run_until(sim.now_nanos() + extra, &|| false);
-    let recycled = log.lock().unwrap().recycled;
-    sim.crash(node, false, None);
-    sim.restart_now(node);
-    sim.run_until(DEADLINE_NANOS, &|| log.lock().unwrap().recovered.is_some());
+    let Reopened { records: recovered, leftover_next } = crash_and_reopen(
+        seed,
+        &log,
+        |env, log, seed| Box::pin(recycle_crash_first_boot(env, log, seed)),
+        |log| log.recycling,
+        5_000 * (seed % 60),
+    );
     let log = log.lock().unwrap();
-    let recovered = log.recovered.as_ref().unwrap_or_else(|| panic!("seed {seed}: no recovery"));
-    assert!(!log.leftover_next, "seed {seed}: {NEXT_LOG_FILE} left behind");
+    assert!(!leftover_next, "seed {seed}: {NEXT_LOG_FILE} left behind");
     let start = if recovered.first() == log.appended.first() { 0 } else { log.keep_from };
     assert!(recovered.len() + start >= log.flushed, "seed {seed}: lost flushed records");
     assert!(recovered.len() + start <= log.appended.len(), "seed {seed}: extra records");
     assert_eq!(recovered[..], log.appended[start..start + recovered.len()], "seed {seed}: not a run of the log");
-    assert!(!recycled || start == log.keep_from, "seed {seed}: recycled, yet the old log came back");
+    assert!(!log.recycled || start == log.keep_from, "seed {seed}: recycled, yet the old log came back");
     start == log.keep_from
 }
 

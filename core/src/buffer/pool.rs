@@ -70,7 +70,7 @@ enum Fetch {
     /// A freshly allocated page: do not read, start from an empty page of this type.
     New(PageType),
     /// Recovery's redo: a page that is unreadable (torn, never written, past
-    /// the end) comes back as an empty placeholder with LSN 0.
+    /// the end) comes back blank with LSN 0, marked unknown.
     Redo,
 }
 
@@ -212,15 +212,16 @@ impl BufferPool {
     }
 
     /// For redo: the page, and whether its contents are known. An unknown
-    /// page (torn, never written, past the end of the file) is an empty
-    /// placeholder with LSN 0 that only a page-defining record may fill.
+    /// page (torn, never written, past the end of the file) comes back blank
+    /// with LSN 0; redo fills it only from a page-defining record (an image or
+    /// a `Format`), see `store/recovery.rs`.
     pub async fn fetch_for_redo(&self, page: PageId) -> Result<(PageGuard, bool)> {
         let guard = self.fetch_mode(page, Fetch::Redo).await?;
         let unknown = self.inner.lock().meta[guard.frame.index()].unknown;
         Ok((guard, !unknown))
     }
 
-    /// Marks a placeholder page as known (a page-defining record filled it).
+    /// Marks an unknown page as known: a page-defining record has rebuilt it.
     pub fn mark_known(&self, guard: &PageGuard) {
         self.inner.lock().meta[guard.frame.index()].unknown = false;
     }
@@ -305,11 +306,6 @@ impl BufferPool {
 
     pub fn stats(&self) -> PoolStats {
         self.inner.lock().stats
-    }
-
-    /// The pool's frame count.
-    pub fn frames(&self) -> usize {
-        self.inner.frames.len()
     }
 
     /// The data file's name, for error messages.

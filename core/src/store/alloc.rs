@@ -59,6 +59,10 @@ impl Allocator {
         }
     }
 
+    fn quarantined_locked(&self, state: &State) -> BTreeSet<PageId> {
+        state.quarantine.values().flatten().copied().collect()
+    }
+
     /// An allocation was undone: the page is free again.
     pub(super) fn freed_by_undo(&self, page: PageId) {
         let mut state = self.lock();
@@ -102,12 +106,6 @@ pub(super) async fn allocate(txn: &mut Txn) -> Result<PageId> {
             }
             None => shared.alloc.lock().search_from = (group + 1) * GROUP_PAGES,
         }
-    }
-}
-
-impl Allocator {
-    fn quarantined_locked(&self, state: &State) -> BTreeSet<PageId> {
-        state.quarantine.values().flatten().copied().collect()
     }
 }
 

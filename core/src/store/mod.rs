@@ -202,13 +202,7 @@ impl Store {
 
     /// Starts a transaction.
     pub async fn begin(&self) -> Result<Txn> {
-        let id = {
-            let mut next = lock(&self.shared.next_txn);
-            let id = TxnId(*next);
-            *next += 1;
-            id
-        };
-        Ok(Txn::new(self.shared.clone(), id))
+        Ok(Txn::new(self.shared.clone(), self.shared.next_txn_id()))
     }
 
     /// Takes a fuzzy checkpoint: see [`checkpoint`].
@@ -243,6 +237,14 @@ impl Store {
 }
 
 impl Shared {
+    /// A fresh transaction id: ids only grow, across restarts too (see `Store::open`).
+    fn next_txn_id(&self) -> TxnId {
+        let mut next = lock(&self.next_txn);
+        let id = TxnId(*next);
+        *next += 1;
+        id
+    }
+
     fn txn_table(&self) -> MutexGuard<'_, BTreeMap<TxnId, TxnEntry>> {
         lock(&self.txns)
     }
@@ -253,8 +255,7 @@ impl Shared {
             self.alloc.set_groups(alloc::count_groups(&self.pool).await?);
             return Ok(());
         }
-        let mut txn = Txn::new(self.clone(), TxnId(lock(&self.next_txn).to_owned()));
-        *lock(&self.next_txn) += 1;
+        let mut txn = Txn::new(self.clone(), self.next_txn_id());
         catalog::create(&mut txn).await?;
         txn.commit().await
     }

@@ -70,11 +70,6 @@ impl Txn {
         self.id
     }
 
-    /// Whether the transaction has logged anything.
-    pub fn has_written(&self) -> bool {
-        self.last_lsn != Lsn::ZERO
-    }
-
     /// Takes table lock `id` until the transaction ends.
     pub(super) async fn lock_table(&mut self, id: u64) -> Result<()> {
         self.check_open()?;
