@@ -7,7 +7,7 @@
 use std::path::Path;
 
 use rustydb_benches::rustydb::RustyDb;
-use rustydb_benches::{BenchResult, Config, TempDir, Workload, eviction, ratio_line, raw_sync, sqlite};
+use rustydb_benches::{BenchResult, Config, Rounds, TempDir, Workload, eviction, ratio_line, raw_sync, sqlite};
 
 fn main() -> BenchResult<()> {
     let config = Config::from_env()?;
@@ -69,28 +69,62 @@ fn bench_commits(name: &str, work: &Workload, committers: u64) -> BenchResult<()
 }
 
 /// `bulk_insert_1m`, then `point_lookup_1m` and `range_scan` on the table
-/// it loaded (the load runs even when only the readers are selected).
+/// it loaded (the load runs even when only the readers are selected). Each
+/// bench runs `config.rounds` rounds, the engines taking turns; every load
+/// round starts from fresh directories, and the readers use the last load.
 fn bench_loaded_table(config: &Config, work: &Workload) -> BenchResult<()> {
-    let rustydb_dir = TempDir::new("rustydb-table")?;
-    let rustydb = rustydb_side(rustydb_dir.path())?;
-    let rustydb_load = rustydb.as_ref().map(|db| db.bulk_insert(work.rows)).transpose()?;
-    let sqlite_dir = TempDir::new("sqlite-table")?;
-    let mut conn = sqlite::create(sqlite_dir.path())?;
-    let sqlite_load = sqlite::bulk_insert(&mut conn, work.rows)?;
+    let load_rounds = if config.wants("bulk_insert_1m") { config.rounds } else { 1 };
+    let mut loads = Rounds::default();
+    let mut loaded = None;
+    for _ in 0..load_rounds {
+        // Drop the previous round's engines before making new ones.
+        drop(loaded.take());
+        loaded = Some(LoadedTable::load(work, &mut loads)?);
+    }
+    let LoadedTable { rustydb, mut conn, .. } = loaded.expect("at least one load round");
     if config.wants("bulk_insert_1m") {
-        println!("{}", ratio_line("bulk_insert_1m", rustydb_load, sqlite_load));
+        println!("{}", loads.lines("bulk_insert_1m"));
     }
     if config.wants("point_lookup_1m") {
-        let rustydb_rate = rustydb.as_ref().map(|db| db.point_lookups(&work.lookup_ids)).transpose()?;
-        let sqlite_rate = sqlite::point_lookups(&mut conn, &work.lookup_ids)?;
-        println!("{}", ratio_line("point_lookup_1m", rustydb_rate, sqlite_rate));
+        let mut lookups = Rounds::default();
+        for _ in 0..config.rounds {
+            let rustydb_rate = rustydb.as_ref().map(|db| db.point_lookups(&work.lookup_ids)).transpose()?;
+            lookups.push(rustydb_rate, sqlite::point_lookups(&mut conn, &work.lookup_ids)?);
+        }
+        println!("{}", lookups.lines("point_lookup_1m"));
     }
     if config.wants("range_scan") {
-        let rustydb_rate = rustydb.as_ref().map(|db| db.range_scans(&work.scan_starts, work.scan_len)).transpose()?;
-        let sqlite_rate = sqlite::range_scans(&mut conn, &work.scan_starts, work.scan_len)?;
-        println!("{}", ratio_line("range_scan", rustydb_rate, sqlite_rate));
+        let mut scans = Rounds::default();
+        for _ in 0..config.rounds {
+            let rustydb_rate =
+                rustydb.as_ref().map(|db| db.range_scans(&work.scan_starts, work.scan_len)).transpose()?;
+            scans.push(rustydb_rate, sqlite::range_scans(&mut conn, &work.scan_starts, work.scan_len)?);
+        }
+        println!("{}", scans.lines("range_scan"));
     }
     Ok(())
+}
+
+/// Both engines with table `t` loaded, each in its own temp directory. The
+/// fields drop in order: each engine before its directory is removed.
+struct LoadedTable {
+    rustydb: Option<RustyDb>,
+    _rustydb_dir: TempDir,
+    conn: rusqlite::Connection,
+    _sqlite_dir: TempDir,
+}
+
+impl LoadedTable {
+    /// Loads `work.rows` rows into fresh engines, recording the load rates.
+    fn load(work: &Workload, loads: &mut Rounds) -> BenchResult<LoadedTable> {
+        let rustydb_dir = TempDir::new("rustydb-table")?;
+        let rustydb = rustydb_side(rustydb_dir.path())?;
+        let rustydb_load = rustydb.as_ref().map(|db| db.bulk_insert(work.rows)).transpose()?;
+        let sqlite_dir = TempDir::new("sqlite-table")?;
+        let mut conn = sqlite::create(sqlite_dir.path())?;
+        loads.push(rustydb_load, sqlite::bulk_insert(&mut conn, work.rows)?);
+        Ok(LoadedTable { rustydb, _rustydb_dir: rustydb_dir, conn, _sqlite_dir: sqlite_dir })
+    }
 }
 
 /// The RustyDB store with table `t`, fresh in `dir`; `None` when the RustyDB

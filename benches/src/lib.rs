@@ -34,11 +34,19 @@ pub const BENCHES: [&str; 7] =
 /// SQLite's `cache_size` and RustyDB's `pool_frames` (4 KiB frames).
 pub const CACHE_BYTES: usize = 64 << 20;
 
+/// Rounds of each table bench unless `BENCH_ROUNDS` says otherwise.
+pub const DEFAULT_ROUNDS: usize = 3;
+/// The most rounds `BENCH_ROUNDS` may ask for.
+pub const MAX_ROUNDS: usize = 20;
+
 /// Settings read from the environment: `BENCH_SCALE` (float, default 1.0)
-/// multiplies every row and operation count; `BENCH_ONLY=a,b` runs a subset.
+/// multiplies every row and operation count; `BENCH_ONLY=a,b` runs a subset;
+/// `BENCH_ROUNDS` (default [`DEFAULT_ROUNDS`]) is how many times each table
+/// bench alternates the two engines, the median of each side counting.
 #[derive(Debug, Clone)]
 pub struct Config {
     pub scale: f64,
+    pub rounds: usize,
     only: Option<Vec<String>>,
 }
 
@@ -52,11 +60,18 @@ impl Config {
         if !(scale.is_finite() && scale > 0.0) {
             return Err(format!("BENCH_SCALE must be a positive number, got {scale}").into());
         }
+        let rounds = match std::env::var("BENCH_ROUNDS") {
+            Ok(text) => text.trim().parse::<usize>().map_err(|err| format!("BENCH_ROUNDS={text:?}: {err}"))?,
+            Err(_) => DEFAULT_ROUNDS,
+        };
+        if !(1..=MAX_ROUNDS).contains(&rounds) {
+            return Err(format!("BENCH_ROUNDS must be 1 to {MAX_ROUNDS}, got {rounds}").into());
+        }
         let only = match std::env::var("BENCH_ONLY") {
             Ok(list) => Some(parse_only(&list)?),
             Err(_) => None,
         };
-        Ok(Config { scale, only })
+        Ok(Config { scale, rounds, only })
     }
 
     /// Whether the bench called `name` is selected.
@@ -160,6 +175,52 @@ pub fn timed(ops: u64, work: impl FnOnce() -> BenchResult<()>) -> BenchResult<Ra
     let start = Instant::now();
     work()?;
     Ok(Rate::since(ops, start))
+}
+
+/// Both engines' rates over the rounds of one bench, run alternately so
+/// that a slow spell of the machine hits both sides alike.
+#[derive(Debug, Clone, Default)]
+pub struct Rounds {
+    rustydb: Vec<Rate>,
+    sqlite: Vec<Rate>,
+    rustydb_unavailable: bool,
+}
+
+impl Rounds {
+    /// Records one round; `rustydb` is `None` when that side could not run.
+    pub fn push(&mut self, rustydb: Option<Rate>, sqlite: Rate) {
+        match rustydb {
+            Some(rate) => self.rustydb.push(rate),
+            None => self.rustydb_unavailable = true,
+        }
+        self.sqlite.push(sqlite);
+    }
+
+    /// The comparison line of the medians (see [`ratio_line`]), then, after
+    /// more than one round, `bench=<name> rounds=<n> ratios=<r1>,<r2>,…`:
+    /// each round's own ratio, to show the spread.
+    pub fn lines(&self, name: &str) -> String {
+        let sqlite = median(&self.sqlite).expect("at least one round");
+        let rustydb = if self.rustydb_unavailable { None } else { median(&self.rustydb) };
+        let mut out = ratio_line(name, rustydb, sqlite);
+        if self.sqlite.len() > 1 && !self.rustydb_unavailable {
+            let ratios: Vec<String> = self
+                .rustydb
+                .iter()
+                .zip(&self.sqlite)
+                .map(|(rustydb, sqlite)| format!("{:.2}", rustydb.per_sec() / sqlite.per_sec()))
+                .collect();
+            out.push_str(&format!("\nbench={name} rounds={} ratios={}", self.sqlite.len(), ratios.join(",")));
+        }
+        out
+    }
+}
+
+/// The median rate (the lower middle one of an even count).
+fn median(rates: &[Rate]) -> Option<Rate> {
+    let mut sorted = rates.to_vec();
+    sorted.sort_by(|a, b| a.per_sec().total_cmp(&b.per_sec()));
+    sorted.get(sorted.len().saturating_sub(1) / 2).copied()
 }
 
 /// The comparison line: `bench=<name> rustydb=<ops/s> sqlite=<ops/s> ratio=<r/s>`;

@@ -40,7 +40,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard};
 
 use crate::buffer::policy::{EvictionPolicy, FrameId, PageKey, PolicyKind, new_policy};
 use crate::error::{Error, Result};
@@ -77,8 +77,6 @@ enum Fetch {
 #[derive(Debug, Default)]
 struct FrameMeta {
     page: Option<PageId>,
-    /// The page's bytes are in the frame (false while its read is in flight).
-    loaded: bool,
     dirty: bool,
     /// With `dirty`: at or below the LSN of the first change not on disk.
     rec_lsn: Lsn,
@@ -136,6 +134,10 @@ struct Frame {
     pins: AtomicU32,
     /// The frame's load failed: it goes back to the free list with its last unpin.
     orphaned: AtomicBool,
+    /// The page's bytes are in the frame (false while its read is in flight).
+    /// Changed only under the pool state lock; kept here rather than in
+    /// [`FrameMeta`] so that a hit touches one frame line, not two.
+    loaded: AtomicBool,
     latch: RwLock<Page>,
     /// Held while the frame's page is read from disk or written back.
     io: Arc<futures::lock::Mutex<()>>,
@@ -173,6 +175,7 @@ impl BufferPool {
             .map(|_| Frame {
                 pins: AtomicU32::new(0),
                 orphaned: AtomicBool::new(false),
+                loaded: AtomicBool::new(false),
                 latch: RwLock::new(Page::new(PageId(0), PageType::Free)),
                 io: Default::default(),
             })
@@ -193,6 +196,21 @@ impl BufferPool {
     /// The page `page`, which must be on disk (or in the pool) and valid.
     pub async fn fetch(&self, page: PageId) -> Result<PageGuard> {
         self.fetch_mode(page, Fetch::Existing).await
+    }
+
+    /// Runs `f` on page `page` (which must be on disk or in the pool, and
+    /// valid) under its read latch, without keeping a pin.
+    ///
+    /// A hit on a loaded frame whose latch is free skips the pin and the
+    /// guard: the latch is taken (without waiting) while the pool state lock
+    /// says the frame holds `page`, and reusing a frame for another page
+    /// write-latches it first, so the frame cannot change under `f`. Anything
+    /// else goes through [`BufferPool::fetch`].
+    pub async fn with_page<R>(&self, page: PageId, f: impl FnOnce(&Page) -> R) -> Result<R> {
+        if let Some(latched) = self.inner.latch_if_resident(page)? {
+            return Ok(f(&latched));
+        }
+        Ok(self.fetch(page).await?.read(f))
     }
 
     /// Whether `page` holds a written page (in the pool or on disk). A page
@@ -350,7 +368,7 @@ impl Inner {
             self.pin(frame);
             state.policy.on_access(frame);
             state.stats.hits += 1;
-            return Ok(Claim::Hit(frame, state.meta[frame.index()].loaded));
+            return Ok(Claim::Hit(frame, self.frames[frame.index()].loaded.load(Ordering::Acquire)));
         }
         let frame = match state.free.pop() {
             Some(frame) => frame,
@@ -373,16 +391,35 @@ impl Inner {
         let io = self.frames[frame.index()].io.try_lock_owned().expect("an empty frame has no I/O in flight");
         state.table.insert(page, frame);
         state.meta[frame.index()] = FrameMeta { page: Some(page), ..FrameMeta::default() };
+        self.frames[frame.index()].loaded.store(false, Ordering::Release);
         self.pin(frame);
         state.policy.on_load(frame, PageKey(page.0));
         state.stats.misses += 1;
         Ok(Claim::Load(frame, io))
     }
 
+    /// `page`'s read latch if it is loaded in a frame and no one write-latches
+    /// it; counts a hit then. Taking a latch under the state lock inverts the
+    /// lock order, which is safe only because this never waits for it.
+    fn latch_if_resident(&self, page: PageId) -> Result<Option<RwLockReadGuard<'_, Page>>> {
+        let mut state = self.lock();
+        state.check()?;
+        let Some(frame) = state.table.get(page) else { return Ok(None) };
+        let slot = &self.frames[frame.index()];
+        if !slot.loaded.load(Ordering::Acquire) {
+            return Ok(None);
+        }
+        let Ok(latched) = slot.latch.try_read() else { return Ok(None) };
+        state.policy.on_access(frame);
+        state.stats.hits += 1;
+        Ok(Some(latched))
+    }
+
     /// Waits for a frame's load to finish; false if it failed.
     async fn wait_loaded(&self, frame: FrameId) -> bool {
         drop(self.frames[frame.index()].io.lock().await);
-        self.lock().meta[frame.index()].loaded
+        let _state = self.lock();
+        self.frames[frame.index()].loaded.load(Ordering::Acquire)
     }
 
     /// Reads `page` into the claimed `frame` (or makes it empty, per `mode`).
@@ -407,9 +444,8 @@ impl Inner {
         match outcome {
             Ok((loaded, unknown)) => {
                 *self.frames[frame.index()].latch.write().unwrap_or_else(|p| p.into_inner()) = loaded;
-                let meta = &mut state.meta[frame.index()];
-                meta.loaded = true;
-                meta.unknown = unknown;
+                self.frames[frame.index()].loaded.store(true, Ordering::Release);
+                state.meta[frame.index()].unknown = unknown;
                 Ok(())
             }
             Err(error) => {
@@ -432,9 +468,9 @@ impl Inner {
     }
 
     fn pin_if_dirty(&self, frame: FrameId) -> Option<PageId> {
-        let mut state = self.lock();
-        let meta = &mut state.meta[frame.index()];
-        if !meta.dirty || !meta.loaded {
+        let state = self.lock();
+        let meta = &state.meta[frame.index()];
+        if !meta.dirty || !self.frames[frame.index()].loaded.load(Ordering::Acquire) {
             return None;
         }
         let page = meta.page;

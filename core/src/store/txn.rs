@@ -31,7 +31,7 @@ use crate::buffer::pool::PageGuard;
 use crate::error::{Error, Result};
 use crate::storage::PageId;
 use crate::storage::apply::apply;
-use crate::storage::page::PageType;
+use crate::storage::page::{Page, PageType};
 use crate::wal::record::{LogBody, PageOp, TxnStatus};
 use crate::wal::{Lsn, TxnId};
 
@@ -91,6 +91,12 @@ impl Txn {
     /// The page, which must exist.
     pub async fn fetch(&self, page: PageId) -> Result<PageGuard> {
         self.shared.pool.fetch(page).await
+    }
+
+    /// Runs `f` on page `page` under its read latch, keeping no pin (see
+    /// [`crate::buffer::pool::BufferPool::with_page`]).
+    pub async fn with_page<R>(&self, page: PageId, f: impl FnOnce(&Page) -> R) -> Result<R> {
+        self.shared.pool.with_page(page, f).await
     }
 
     /// Allocates a page, formats it as `page_type`, and returns it pinned.

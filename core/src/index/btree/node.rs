@@ -348,7 +348,7 @@ pub fn used_bytes(body: &[u8]) -> usize {
 /// with exactly `key`, else `Err(i)` with `i` the position `key` would be
 /// inserted at (the first entry with a greater key, or the count).
 pub fn search(body: &[u8], key: &[u8]) -> std::result::Result<usize, usize> {
-    let index = lower_bound(count(body), |index| key_at(body, index) < key);
+    let index = lower_bound(body, |index| compare_keys(key_at(body, index), key).is_lt());
     if index < count(body) && key_at(body, index) == key { Ok(index) } else { Err(index) }
 }
 
@@ -361,16 +361,42 @@ pub fn search_entry(body: &[u8], key: &[u8], value: &[u8]) -> std::result::Resul
         let entry = entry(body, index);
         (entry_key(entry), entry_value(entry))
     };
-    let index = lower_bound(count(body), |index| pair_at(index) < target);
+    let below = |(entry_key, entry_value): (&[u8], &[u8])| {
+        compare_keys(entry_key, target.0).then_with(|| entry_value.cmp(target.1)).is_lt()
+    };
+    let index = lower_bound(body, |index| below(pair_at(index)));
     if index < count(body) && pair_at(index) == target { Ok(index) } else { Err(index) }
 }
 
-/// The first index in `0..count` for which `is_below` is false, given that
-/// it is true for a prefix and false after it.
-fn lower_bound(count: usize, is_below: impl Fn(usize) -> bool) -> usize {
-    let (mut low, mut high) = (0, count);
+/// Byte-wise order of two keys, as `<[u8]>::cmp`, with the first eight bytes
+/// compared as one big-endian integer: most keys differ there, and this
+/// saves the call into `memcmp` that dominates comparing short keys.
+#[inline]
+pub fn compare_keys(first: &[u8], second: &[u8]) -> Ordering {
+    match (first.split_first_chunk::<8>(), second.split_first_chunk::<8>()) {
+        (Some((first_head, first_rest)), Some((second_head, second_rest))) => u64::from_be_bytes(*first_head)
+            .cmp(&u64::from_be_bytes(*second_head))
+            .then_with(|| first_rest.cmp(second_rest)),
+        _ => first.cmp(second),
+    }
+}
+
+/// The first index in `0..count(body)` for which `is_below` is false, given
+/// that it is true for a prefix and false after it.
+///
+/// Each probe of a large node is a cache miss on an entry whose address
+/// comes from the previous comparison, so the probes would wait on memory
+/// one after another. Before each comparison this touches the entries that
+/// either outcome probes next: those loads do not depend on the comparison,
+/// so the CPU overlaps them with it, and the next probe usually hits.
+pub fn lower_bound(body: &[u8], is_below: impl Fn(usize) -> bool) -> usize {
+    let (mut low, mut high) = (0, count(body));
     while low < high {
         let middle = low + (high - low) / 2;
+        if high - low > WARM_MIN_SPAN {
+            warm_entry(body, low + (middle - low) / 2);
+            warm_entry(body, middle + 1 + (high - middle - 1) / 2);
+        }
         if is_below(middle) {
             low = middle + 1;
         } else {
@@ -378,6 +404,17 @@ fn lower_bound(count: usize, is_below: impl Fn(usize) -> bool) -> usize {
         }
     }
     low
+}
+
+/// Below this many candidates the remaining probes share cache lines.
+const WARM_MIN_SPAN: usize = 8;
+
+/// Loads the first byte of entry `index` (if it exists) so that its cache
+/// line is on its way; the value itself is unused.
+fn warm_entry(body: &[u8], index: usize) {
+    if index < count(body) {
+        std::hint::black_box(body.get(u16_at(body, slot_position(index))).copied());
+    }
 }
 
 fn data_start(body: &[u8]) -> usize {

@@ -381,21 +381,21 @@ impl BTree {
     /// descent reaches: one latched read per level, which checks the node and
     /// routes (or, at the leaf, searches) together, and no path kept.
     async fn get_unique(&self, txn: &Txn, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        let target = self.target(key, None);
         let (mut page, mut level) = (self.root, None);
         loop {
-            let guard = txn.fetch(page).await?;
-            let step = guard.read(|found| -> Result<LookupStep> {
-                check_node(found, level)?;
-                let body = found.body();
-                let header = node::header(body);
-                if header.is_leaf() {
-                    let value = node::search(body, key).ok().map(|index| node::value_at(body, index).to_vec());
-                    return Ok(LookupStep::Found(value));
-                }
-                let pos = route(body, &target);
-                Ok(LookupStep::Down(child_at(body, pos)?, header.level - 1))
-            })?;
+            let step = txn
+                .with_page(page, |found| -> Result<LookupStep> {
+                    check_node(found, level)?;
+                    let body = found.body();
+                    let header = node::header(body);
+                    if header.is_leaf() {
+                        let value = node::search(body, key).ok().map(|index| node::value_at(body, index).to_vec());
+                        return Ok(LookupStep::Found(value));
+                    }
+                    let pos = route(body, key, &[]);
+                    Ok(LookupStep::Down(child_at(body, pos)?, header.level - 1))
+                })
+                .await??;
             match step {
                 LookupStep::Found(value) => return Ok(value),
                 LookupStep::Down(child, child_level) => (page, level) = (child, Some(child_level)),
@@ -417,7 +417,7 @@ impl BTree {
                 if header.is_leaf() {
                     return Ok(None);
                 }
-                let pos = route(body, target);
+                let pos = route(body, &target.key, &target.tail);
                 Ok(Some((pos, header.count, child_at(body, pos)?, header.level - 1)))
             })?;
             let Some((pos, count, child, child_level)) = next else {
@@ -907,20 +907,13 @@ fn child_at(body: &[u8], pos: usize) -> Result<PageId> {
 
 /// Which child of an internal node holds `target`: the number of separators
 /// at or below it.
-fn route(body: &[u8], target: &Parts) -> usize {
-    let (mut low, mut high) = (0, node::count(body));
-    while low < high {
-        let middle = low + (high - low) / 2;
-        let entry = node::entry(body, middle);
+fn route(body: &[u8], key: &[u8], tail: &[u8]) -> usize {
+    node::lower_bound(body, |index| {
+        let entry = node::entry(body, index);
         let value = node::entry_value(entry);
-        let tail = &value[..value.len().saturating_sub(node::CHILD_SIZE)];
-        if target.cmp_to(node::entry_key(entry), tail).is_ge() {
-            low = middle + 1;
-        } else {
-            high = middle;
-        }
-    }
-    low
+        let separator_tail = &value[..value.len().saturating_sub(node::CHILD_SIZE)];
+        node::compare_keys(key, node::entry_key(entry)).then_with(|| tail.cmp(separator_tail)).is_ge()
+    })
 }
 
 /// An internal node entry's routing parts and child.

@@ -637,6 +637,20 @@ fn damaged_body() -> impl Strategy<Value = Vec<u8>> {
 
 proptest! {
     #[test]
+    fn compare_keys_is_byte_order(
+        shared in vec(any::<u8>(), 0..12),
+        first in vec(0u8..4, 0..12),
+        second in vec(0u8..4, 0..12),
+    ) {
+        // A shared prefix (often longer than the 8-byte head) makes ties and
+        // prefixes common; small bytes make equal heads common.
+        let first = [shared.as_slice(), &first].concat();
+        let second = [shared.as_slice(), &second].concat();
+        prop_assert_eq!(compare_keys(&first, &second), first.cmp(&second));
+        prop_assert_eq!(compare_keys(&second, &first), second.cmp(&first));
+    }
+
+    #[test]
     fn matches_model_on_a_page_body(ops in vec(op(400), 1..300)) {
         run_against_model(PAGE_BODY_SIZE, &ops)?;
     }
