@@ -17,6 +17,7 @@
 use std::ops::Bound;
 
 use super::{TableId, TableKind, Txn};
+use crate::buffer::pool::PageGuard;
 use crate::error::{Error, Result};
 use crate::index::btree::{BTree, BTreeCursor, TreeStats, node};
 use crate::storage::PageId;
@@ -27,14 +28,14 @@ use crate::wal::record::PageOp;
 const APPEND_STREAK_MIN: u32 = 4;
 
 /// A transaction's memory of in-order inserts into one unique tree.
-#[derive(Debug, Clone)]
 pub(super) struct AppendHint {
     table: TableId,
     last_key: Vec<u8>,
     /// Consecutive inserts with increasing keys.
     streak: u32,
-    /// The rightmost leaf, once the streak is long enough.
-    leaf: Option<PageId>,
+    /// The rightmost leaf, pinned, once the streak is long enough: keeping
+    /// the pin saves a buffer-pool lookup per append.
+    leaf: Option<PageGuard>,
 }
 
 /// A range scan over a B+Tree table, in key order.
@@ -96,18 +97,26 @@ impl Txn {
             Some(hint) if follows => hint.streak + 1,
             _ => 0,
         };
-        let leaf =
-            if unique && streak >= APPEND_STREAK_MIN { Some(rightmost_leaf(self, tree.root()).await?) } else { None };
-        self.append_hint = Some(AppendHint { table, last_key: key.to_vec(), streak, leaf });
+        // Unpin the old leaf before looking for the new one.
+        let last_key = self.append_hint.take().map(|hint| hint.last_key);
+        let leaf = match unique && streak >= APPEND_STREAK_MIN {
+            true => Some(self.fetch(rightmost_leaf(self, tree.root()).await?).await?),
+            false => None,
+        };
+        let mut last_key = last_key.unwrap_or_default();
+        last_key.clear();
+        last_key.extend_from_slice(key);
+        self.append_hint = Some(AppendHint { table, last_key, streak, leaf });
         Ok(())
     }
 
     /// Appends `key → value` to the remembered rightmost leaf if the fast path
     /// applies (see the module documentation); false if it does not.
     async fn try_append(&mut self, key: &[u8], value: &[u8]) -> Result<bool> {
-        let Some(leaf) = self.append_hint.as_ref().and_then(|hint| hint.leaf) else { return Ok(false) };
+        let Some(hint) = self.append_hint.as_mut() else { return Ok(false) };
+        let Some(guard) = hint.leaf.take() else { return Ok(false) };
+        let leaf = guard.id();
         let entry = node::encode_entry(key, value);
-        let guard = self.fetch(leaf).await?;
         let at = guard.read(|page| {
             let body = page.body();
             let header = node::header(body);
@@ -124,8 +133,10 @@ impl Txn {
         let index = u16::try_from(index).map_err(|_| Error::Corrupt(format!("leaf {leaf} entry count")))?;
         self.apply(&guard, PageOp::EntryInsert { index, entry }).await?;
         if let Some(hint) = &mut self.append_hint {
-            hint.last_key = key.to_vec();
+            hint.last_key.clear();
+            hint.last_key.extend_from_slice(key);
             hint.streak += 1;
+            hint.leaf = Some(guard);
         }
         Ok(true)
     }

@@ -145,6 +145,8 @@ impl Txn {
     pub async fn commit(mut self) -> Result<()> {
         self.check_open()?;
         self.finished = true;
+        // Unpins the remembered leaf.
+        self.append_hint = None;
         if self.last_lsn == Lsn::ZERO {
             self.release();
             return Ok(());
@@ -169,6 +171,8 @@ impl Txn {
     }
 
     async fn roll_back(&mut self) -> Result<()> {
+        // Unpins the remembered leaf, which the undo may free.
+        self.append_hint = None;
         if self.last_lsn == Lsn::ZERO {
             return Ok(());
         }

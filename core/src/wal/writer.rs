@@ -112,6 +112,9 @@ const HEADER_CRC_AT: usize = LOG_HEADER_BYTES as usize - 4;
 struct State {
     /// Appended bytes not yet written; they start at LSN `buffer_start`.
     buffer: Vec<u8>,
+    /// The last written-out buffer, emptied, to become the next `buffer`: a
+    /// fresh one would be regrown (and its memory faulted in) on every fill.
+    spare: Vec<u8>,
     buffer_start: u64,
     /// The LSN at file offset [`LOG_HEADER_BYTES`]; changes only under the I/O lock.
     base: u64,
@@ -368,17 +371,22 @@ impl LogWriter {
         let mut guard = WriteOutGuard { writer: self, armed: true };
         let (bytes, offset, covered) = {
             let mut state = self.lock();
-            let mut bytes = std::mem::take(&mut state.buffer);
+            let spare = std::mem::take(&mut state.spare);
+            let mut bytes = std::mem::replace(&mut state.buffer, spare);
             let offset = state.buffer_start - state.base + LOG_HEADER_BYTES;
             state.buffer_start += bytes.len() as u64;
             let write_end = offset + bytes.len() as u64;
-            if !bytes.is_empty() && write_end > state.allocated {
-                // Preallocate: zeros past the records, so the next write-outs overwrite
-                // allocated blocks and their syncs need not also commit a new file size.
+            if sync && !bytes.is_empty() && write_end > state.allocated {
+                // Preallocate: zeros past the records, so the next synced write-outs
+                // overwrite allocated blocks and their syncs need not also commit a new
+                // file size. Unsynced write-outs (a large transaction filling the
+                // buffer) skip it: no sync waits on them, and the zeros would double
+                // what they write.
                 let allocated = (write_end / LOG_PREALLOCATE_BYTES + 1) * LOG_PREALLOCATE_BYTES;
                 bytes.resize(bytes.len() + (allocated - write_end) as usize, 0);
                 state.allocated = allocated;
             }
+            state.allocated = state.allocated.max(write_end);
             (bytes, offset, state.last_lsn)
         };
         let file = self.file();
@@ -391,6 +399,11 @@ impl LogWriter {
         }
         guard.armed = false;
         let mut state = self.lock();
+        if bytes.capacity() <= LOG_BUFFER_BYTES_HARD_MAX + LOG_PREALLOCATE_BYTES as usize {
+            let mut bytes = bytes;
+            bytes.clear();
+            state.spare = bytes;
+        }
         match &result {
             Ok(()) if sync => {
                 state.syncs += 1;

@@ -250,7 +250,7 @@ fn split_entry(entry: &[u8]) -> std::result::Result<(&[u8], &[u8]), String> {
 fn entry_order(first: &[u8], second: &[u8]) -> Ordering {
     let (first_key, first_value) = split_entry(first).expect("entry is well-formed");
     let (second_key, second_value) = split_entry(second).expect("entry is well-formed");
-    first_key.cmp(second_key).then_with(|| first_value.cmp(second_value))
+    compare_keys(first_key, second_key).then_with(|| first_value.cmp(second_value))
 }
 
 // ---------------------------------------------------------------------------
@@ -485,6 +485,10 @@ fn checked_shape(body: &[u8]) -> Result<Shape> {
             "{count} offsets end at byte {offsets_end}, data starts at {data_start}, body is {len} bytes"
         )));
     }
+    if offsets_tile_data(body, count, data_start) {
+        return Ok(Shape { count, data_start });
+    }
+    // Something is wrong: find the first bad entry, for the message.
     let mut end = len;
     for index in 0..count {
         // In range: the offset array ends at or before data start, inside the body.
@@ -500,6 +504,25 @@ fn checked_shape(body: &[u8]) -> Result<Shape> {
         return Err(corrupt(format!("data starts at {data_start} but the entries start at {end}")));
     }
     Ok(Shape { count, data_start })
+}
+
+/// Whether the `count` offsets (which end at or before `data_start`, itself
+/// inside the body) tile `data_start..len` in reverse index order with
+/// entries of at least the 2-byte key length: offset 0 at most `len - 2`,
+/// each next one at least 2 below the one before, the last at `data_start`.
+/// Every op checks this, so it is branch-free over adjacent offset pairs,
+/// which the compiler vectorises.
+fn offsets_tile_data(body: &[u8], count: usize, data_start: usize) -> bool {
+    let offsets = &body[NODE_HEADER_SIZE..slot_position(count)];
+    let at = |pair: &[u8]| u32::from(u16::from_le_bytes([pair[0], pair[1]]));
+    let (Some(first), Some(last)) = (offsets.first_chunk::<2>(), offsets.last_chunk::<2>()) else {
+        return data_start == body.len();
+    };
+    let descending = offsets
+        .chunks_exact(OFFSET_SLOT_SIZE)
+        .zip(offsets[OFFSET_SLOT_SIZE..].chunks_exact(OFFSET_SLOT_SIZE))
+        .fold(true, |ok, (earlier, later)| ok & (at(later) + KEY_LENGTH_SIZE as u32 <= at(earlier)));
+    descending && at(first) as usize + KEY_LENGTH_SIZE <= body.len() && at(last) as usize == data_start
 }
 
 /// Checks every invariant of the module doc; never panics, whatever the
@@ -686,9 +709,13 @@ fn check_sorted(body: &[u8], previous: Option<usize>, entries: &[&[u8]], next: O
         }
     };
     let (previous, next) = (neighbour(previous)?, neighbour(next)?);
-    let sequence: Vec<&[u8]> = previous.into_iter().chain(entries.iter().copied()).chain(next).collect();
-    if sequence.windows(2).any(|pair| entry_order(pair[0], pair[1]) != Ordering::Less) {
-        return Err(corrupt("entries would not strictly increase by (key, value)".to_owned()));
+    let mut sequence = previous.into_iter().chain(entries.iter().copied()).chain(next);
+    let Some(mut before) = sequence.next() else { return Ok(()) };
+    for entry in sequence {
+        if entry_order(before, entry) != Ordering::Less {
+            return Err(corrupt("entries would not strictly increase by (key, value)".to_owned()));
+        }
+        before = entry;
     }
     Ok(())
 }
