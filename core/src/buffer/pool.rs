@@ -206,11 +206,18 @@ impl BufferPool {
     /// says the frame holds `page`, and reusing a frame for another page
     /// write-latches it first, so the frame cannot change under `f`. Anything
     /// else goes through [`BufferPool::fetch`].
-    pub async fn with_page<R>(&self, page: PageId, f: impl FnOnce(&Page) -> R) -> Result<R> {
-        if let Some(latched) = self.inner.latch_if_resident(page)? {
-            return Ok(f(&latched));
+    pub async fn with_page<R>(&self, page: PageId, f: impl Fn(&Page) -> R) -> Result<R> {
+        if let Some(result) = self.with_resident_page(page, &f)? {
+            return Ok(result);
         }
         Ok(self.fetch(page).await?.read(f))
+    }
+
+    /// The hit half of [`BufferPool::with_page`], without `async`: `None` if
+    /// it would have to fetch. Hot loops call this first and build the
+    /// fetch's (large) future only on a miss.
+    pub fn with_resident_page<R>(&self, page: PageId, f: impl FnOnce(&Page) -> R) -> Result<Option<R>> {
+        Ok(self.inner.latch_if_resident(page)?.map(|latched| f(&latched)))
     }
 
     /// Whether `page` holds a written page (in the pool or on disk). A page

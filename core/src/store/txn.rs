@@ -95,8 +95,14 @@ impl Txn {
 
     /// Runs `f` on page `page` under its read latch, keeping no pin (see
     /// [`crate::buffer::pool::BufferPool::with_page`]).
-    pub async fn with_page<R>(&self, page: PageId, f: impl FnOnce(&Page) -> R) -> Result<R> {
+    pub async fn with_page<R>(&self, page: PageId, f: impl Fn(&Page) -> R) -> Result<R> {
         self.shared.pool.with_page(page, f).await
+    }
+
+    /// `f` on page `page` if it is resident (see
+    /// [`crate::buffer::pool::BufferPool::with_resident_page`]).
+    pub fn with_resident_page<R>(&self, page: PageId, f: impl FnOnce(&Page) -> R) -> Result<Option<R>> {
+        self.shared.pool.with_resident_page(page, f)
     }
 
     /// Allocates a page, formats it as `page_type`, and returns it pinned.

@@ -383,19 +383,22 @@ impl BTree {
     async fn get_unique(&self, txn: &Txn, key: &[u8]) -> Result<Option<Vec<u8>>> {
         let (mut page, mut level) = (self.root, None);
         loop {
-            let step = txn
-                .with_page(page, |found| -> Result<LookupStep> {
-                    check_node(found, level)?;
-                    let body = found.body();
-                    let header = node::header(body);
-                    if header.is_leaf() {
-                        let value = node::search(body, key).ok().map(|index| node::value_at(body, index).to_vec());
-                        return Ok(LookupStep::Found(value));
-                    }
-                    let pos = route(body, key, &[]);
-                    Ok(LookupStep::Down(child_at(body, pos)?, header.level - 1))
-                })
-                .await??;
+            let step = |found: &Page| -> Result<LookupStep> {
+                check_node(found, level)?;
+                let body = found.body();
+                let header = node::header(body);
+                if header.is_leaf() {
+                    let value = node::search(body, key).ok().map(|index| node::value_at(body, index).to_vec());
+                    return Ok(LookupStep::Found(value));
+                }
+                let pos = route(body, key, &[]);
+                Ok(LookupStep::Down(child_at(body, pos)?, header.level - 1))
+            };
+            // The synchronous hit path first: the fetch's future is only built on a miss.
+            let step = match txn.with_resident_page(page, step)? {
+                Some(step) => step?,
+                None => txn.with_page(page, step).await??,
+            };
             match step {
                 LookupStep::Found(value) => return Ok(value),
                 LookupStep::Down(child, child_level) => (page, level) = (child, Some(child_level)),
@@ -909,10 +912,12 @@ fn child_at(body: &[u8], pos: usize) -> Result<PageId> {
 /// at or below it.
 fn route(body: &[u8], key: &[u8], tail: &[u8]) -> usize {
     node::lower_bound(body, |index| {
-        let entry = node::entry(body, index);
-        let value = node::entry_value(entry);
-        let separator_tail = &value[..value.len().saturating_sub(node::CHILD_SIZE)];
-        node::compare_keys(key, node::entry_key(entry)).then_with(|| tail.cmp(separator_tail)).is_ge()
+        node::compare_keys(key, node::key_at(body, index))
+            .then_with(|| {
+                let value = node::value_at(body, index);
+                tail.cmp(&value[..value.len().saturating_sub(node::CHILD_SIZE)])
+            })
+            .is_ge()
     })
 }
 
