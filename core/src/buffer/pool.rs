@@ -15,7 +15,13 @@
 //! lint `await_holding_lock` backs that up. I/O happens outside every latch:
 //! a miss claims a frame, marks it loading, and reads with only the frame's
 //! async I/O mutex held, so other tasks wanting the same page wait on that
-//! mutex rather than read it twice. Lock order: frame latch, then pool state.
+//! mutex rather than read it twice. Lock order: frame latch, then pool state;
+//! the one exception, a hit in [`BufferPool::with_page`], only *tries* the
+//! latch under the state lock and falls back to a fetch if it is taken.
+//!
+//! [`BufferPool::with_page`] reads a resident page without pinning it: the
+//! read latch alone keeps the frame's page in place, because a frame is only
+//! ever given a new page under its write latch.
 //!
 //! # The WAL rule, and what a checkpoint may forget
 //!
@@ -454,10 +460,15 @@ impl Inner {
                 Err(error) => Err(error),
             },
         };
+        // The page goes in before the state lock is taken (latch, then state):
+        // no one reads the frame until `loaded` is set below.
+        let outcome = outcome.map(|(loaded, unknown)| {
+            *self.frames[frame.index()].latch.write().unwrap_or_else(|p| p.into_inner()) = loaded;
+            unknown
+        });
         let mut state = self.lock();
         match outcome {
-            Ok((loaded, unknown)) => {
-                *self.frames[frame.index()].latch.write().unwrap_or_else(|p| p.into_inner()) = loaded;
+            Ok(unknown) => {
                 self.frames[frame.index()].loaded.store(true, Ordering::Release);
                 state.meta[frame.index()].unknown = unknown;
                 Ok(())
@@ -513,11 +524,15 @@ impl Inner {
         }
         self.grow_to(copy.id().0 + 1).await?;
         self.file.write_page(&mut copy).await?;
+        // Latch before state (the lock order): a change holds the write latch
+        // while it takes the state lock, and this read latch, held until the
+        // dirty flag is settled, keeps a change from slipping in between.
+        let latched = self.frames[frame.index()].latch.read().unwrap_or_else(|p| p.into_inner());
         let mut state = self.lock();
         state.stats.write_backs += 1;
         let state = &mut *state;
         let meta = &mut state.meta[frame.index()];
-        let unchanged = self.frames[frame.index()].latch.read().unwrap_or_else(|p| p.into_inner()).lsn() == lsn;
+        let unchanged = latched.lsn() == lsn;
         if unchanged && meta.dirty {
             meta.dirty = false;
             let rec_lsn = meta.rec_lsn;
