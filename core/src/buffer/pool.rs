@@ -144,6 +144,9 @@ struct Frame {
     /// Changed only under the pool state lock; kept here rather than in
     /// [`FrameMeta`] so that a hit touches one frame line, not two.
     loaded: AtomicBool,
+    /// Mirrors `FrameMeta::dirty` (both change together under the state
+    /// lock), so that changing an already-dirty page skips that lock.
+    dirty: AtomicBool,
     latch: RwLock<Page>,
     /// Held while the frame's page is read from disk or written back.
     io: Arc<futures::lock::Mutex<()>>,
@@ -182,6 +185,7 @@ impl BufferPool {
                 pins: AtomicU32::new(0),
                 orphaned: AtomicBool::new(false),
                 loaded: AtomicBool::new(false),
+                dirty: AtomicBool::new(false),
                 latch: RwLock::new(Page::new(PageId(0), PageType::Free)),
                 io: Default::default(),
             })
@@ -412,6 +416,7 @@ impl Inner {
         state.table.insert(page, frame);
         state.meta[frame.index()] = FrameMeta { page: Some(page), ..FrameMeta::default() };
         self.frames[frame.index()].loaded.store(false, Ordering::Release);
+        self.frames[frame.index()].dirty.store(false, Ordering::Release);
         self.pin(frame);
         state.policy.on_load(frame, PageKey(page.0));
         state.stats.misses += 1;
@@ -535,6 +540,7 @@ impl Inner {
         let unchanged = latched.lsn() == lsn;
         if unchanged && meta.dirty {
             meta.dirty = false;
+            self.frames[frame.index()].dirty.store(false, Ordering::Release);
             let rec_lsn = meta.rec_lsn;
             let page = copy.id();
             let entry = state.unsynced.entry(page).or_insert(rec_lsn);
@@ -573,8 +579,11 @@ impl PageGuard {
     /// runs, with the log's next LSN as recovery LSN (at or below the change's
     /// records), and its LSN is set to the returned one.
     pub fn change<R>(&self, change: impl FnOnce(&mut Page, bool) -> Result<(R, Option<Lsn>)>) -> Result<R> {
-        let mut page = self.inner.frames[self.frame.index()].latch.write().unwrap_or_else(|p| p.into_inner());
-        let starts_episode = {
+        let frame = &self.inner.frames[self.frame.index()];
+        let mut page = frame.latch.write().unwrap_or_else(|p| p.into_inner());
+        // Only a write-back cleans a page, under the read latch, so with the
+        // write latch held a dirty page stays dirty: no state lock needed.
+        let starts_episode = !frame.dirty.load(Ordering::Acquire) && {
             let mut state = self.inner.lock();
             state.check()?;
             let meta = &mut state.meta[self.frame.index()];
@@ -582,6 +591,7 @@ impl PageGuard {
             if clean {
                 meta.dirty = true;
                 meta.rec_lsn = self.inner.log.next_lsn();
+                frame.dirty.store(true, Ordering::Release);
             }
             clean
         };

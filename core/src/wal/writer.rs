@@ -76,6 +76,7 @@
 //! * Bytes reach the file in LSN order with no gaps: every write-out takes the
 //!   buffer and writes it under one I/O lock, at the offset the buffer starts.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use futures::channel::oneshot;
@@ -155,6 +156,10 @@ pub struct LogWriter {
     /// The current log file; swapped by recycling, only under the I/O lock.
     file: Mutex<Arc<dyn File>>,
     state: Mutex<State>,
+    /// `state.buffer.len()` as of the last change to it, so that
+    /// [`LogWriter::make_room`], called before every page change, can see
+    /// that there is room without taking the state lock.
+    buffered: AtomicUsize,
     /// Serialises writing the buffer out (and the leader's sync), reading the
     /// file, and recycling.
     io: futures::lock::Mutex<()>,
@@ -214,7 +219,12 @@ impl LogWriter {
         let allocated = end - base + LOG_HEADER_BYTES;
         let state = State { buffer_start: end, base, last_lsn, durable_lsn: last_lsn, allocated, ..State::default() };
         let file = Mutex::new(Arc::from(file));
-        let writer = LogWriter { file, state: Mutex::new(state), io: futures::lock::Mutex::new(()) };
+        let writer = LogWriter {
+            file,
+            state: Mutex::new(state),
+            buffered: AtomicUsize::new(0),
+            io: futures::lock::Mutex::new(()),
+        };
         Ok((writer, records))
     }
 
@@ -254,6 +264,7 @@ impl LogWriter {
         let record = LogRecord { lsn: Lsn(state.end()), prev_lsn, txn, body };
         let mut buffer = std::mem::take(&mut state.buffer);
         let result = record.encode(&mut buffer);
+        self.buffered.store(buffer.len(), Ordering::Release);
         state.buffer = buffer;
         result?;
         state.last_lsn = record.lsn;
@@ -263,6 +274,10 @@ impl LogWriter {
     /// Writes the buffer out (unsynced) if one more record of the largest
     /// size might not fit in it.
     pub async fn make_room(&self) -> Result<()> {
+        if self.buffered.load(Ordering::Acquire) + MAX_RECORD_BYTES <= LOG_BUFFER_BYTES_MAX {
+            // Room for now; a poisoned writer is caught by the append itself.
+            return Ok(());
+        }
         let full = {
             let state = self.lock();
             state.check()?;
@@ -373,6 +388,7 @@ impl LogWriter {
             let mut state = self.lock();
             let spare = std::mem::take(&mut state.spare);
             let mut bytes = std::mem::replace(&mut state.buffer, spare);
+            self.buffered.store(0, Ordering::Release);
             let offset = state.buffer_start - state.base + LOG_HEADER_BYTES;
             state.buffer_start += bytes.len() as u64;
             let write_end = offset + bytes.len() as u64;

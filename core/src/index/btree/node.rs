@@ -387,20 +387,10 @@ pub fn compare_keys(first: &[u8], second: &[u8]) -> Ordering {
 
 /// The first index in `0..count(body)` for which `is_below` is false, given
 /// that it is true for a prefix and false after it.
-///
-/// Each probe of a large node is a cache miss on an entry whose address
-/// comes from the previous comparison, so the probes would wait on memory
-/// one after another. Before each comparison this touches the entries that
-/// either outcome probes next: those loads do not depend on the comparison,
-/// so the CPU overlaps them with it, and the next probe usually hits.
 pub fn lower_bound(body: &[u8], is_below: impl Fn(usize) -> bool) -> usize {
     let (mut low, mut high) = (0, count(body));
     while low < high {
         let middle = low + (high - low) / 2;
-        if high - low > WARM_MIN_SPAN {
-            warm_entry(body, low + (middle - low) / 2);
-            warm_entry(body, middle + 1 + (high - middle - 1) / 2);
-        }
         if is_below(middle) {
             low = middle + 1;
         } else {
@@ -408,17 +398,6 @@ pub fn lower_bound(body: &[u8], is_below: impl Fn(usize) -> bool) -> usize {
         }
     }
     low
-}
-
-/// Below this many candidates the remaining probes share cache lines.
-const WARM_MIN_SPAN: usize = 8;
-
-/// Loads the first byte of entry `index` (if it exists) so that its cache
-/// line is on its way; the value itself is unused.
-fn warm_entry(body: &[u8], index: usize) {
-    if index < count(body) {
-        std::hint::black_box(body.get(u16_at(body, slot_position(index))).copied());
-    }
 }
 
 fn data_start(body: &[u8]) -> usize {
