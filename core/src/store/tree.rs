@@ -6,8 +6,9 @@
 //!
 //! Loading a unique tree in key order is common (bulk loads, increasing ids)
 //! and every insert then lands at the end of the rightmost leaf. After a few
-//! inserts in increasing order the transaction remembers that leaf
-//! ([`AppendHint`]) and appends there directly while the key is above the
+//! inserts in increasing order the transaction remembers that leaf, pinned
+//! ([`AppendHint`]; the pin goes at commit, rollback or the next descent), and
+//! appends there directly while the key is above the
 //! leaf's last key, the leaf has no right sibling and the entry fits,
 //! skipping the descent. That is sound because the transaction holds the
 //! tree's lock: only it changes the tree, a split gives the leaf a right
