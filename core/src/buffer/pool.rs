@@ -16,10 +16,10 @@
 //! a miss claims a frame, marks it loading, and reads with only the frame's
 //! async I/O mutex held, so other tasks wanting the same page wait on that
 //! mutex rather than read it twice. Lock order: frame latch, then pool state;
-//! the one exception, a hit in [`BufferPool::with_page`], only *tries* the
-//! latch under the state lock and falls back to a fetch if it is taken.
+//! the one exception, [`BufferPool::with_resident_page`], only *tries* the
+//! latch under the state lock and gives up if it is taken.
 //!
-//! [`BufferPool::with_page`] reads a resident page without pinning it: the
+//! [`BufferPool::with_resident_page`] reads a resident page without pinning it: the
 //! read latch alone keeps the frame's page in place, because a frame is only
 //! ever given a new page under its write latch.
 //!
@@ -83,8 +83,7 @@ enum Fetch {
 #[derive(Debug, Default)]
 struct FrameMeta {
     page: Option<PageId>,
-    dirty: bool,
-    /// With `dirty`: at or below the LSN of the first change not on disk.
+    /// While [`Frame::dirty`]: at or below the LSN of the first change not on disk.
     rec_lsn: Lsn,
     /// The last fetch in `Redo` mode could not read the page.
     unknown: bool,
@@ -144,8 +143,9 @@ struct Frame {
     /// Changed only under the pool state lock; kept here rather than in
     /// [`FrameMeta`] so that a hit touches one frame line, not two.
     loaded: AtomicBool,
-    /// Mirrors `FrameMeta::dirty` (both change together under the state
-    /// lock), so that changing an already-dirty page skips that lock.
+    /// The page has changes not written back. Set and cleared only under
+    /// the pool state lock (with `FrameMeta::rec_lsn`), but an atomic so that
+    /// changing an already-dirty page need not take that lock.
     dirty: AtomicBool,
     latch: RwLock<Page>,
     /// Held while the frame's page is read from disk or written back.
@@ -208,24 +208,14 @@ impl BufferPool {
         self.fetch_mode(page, Fetch::Existing).await
     }
 
-    /// Runs `f` on page `page` (which must be on disk or in the pool, and
-    /// valid) under its read latch, without keeping a pin.
+    /// Runs `f` on page `page` under its read latch if the page is loaded in
+    /// a frame whose latch is free, without pinning it; `None` otherwise
+    /// (then [`BufferPool::fetch`] it). Not `async`, so hot loops build the
+    /// fetch's large future only on a miss.
     ///
-    /// A hit on a loaded frame whose latch is free skips the pin and the
-    /// guard: the latch is taken (without waiting) while the pool state lock
-    /// says the frame holds `page`, and reusing a frame for another page
-    /// write-latches it first, so the frame cannot change under `f`. Anything
-    /// else goes through [`BufferPool::fetch`].
-    pub async fn with_page<R>(&self, page: PageId, f: impl Fn(&Page) -> R) -> Result<R> {
-        if let Some(result) = self.with_resident_page(page, &f)? {
-            return Ok(result);
-        }
-        Ok(self.fetch(page).await?.read(f))
-    }
-
-    /// The hit half of [`BufferPool::with_page`], without `async`: `None` if
-    /// it would have to fetch. Hot loops call this first and build the
-    /// fetch's (large) future only on a miss.
+    /// The latch is taken (without waiting) while the pool state lock says
+    /// the frame holds `page`, and reusing a frame for another page
+    /// write-latches it first, so the frame cannot change under `f`.
     pub fn with_resident_page<R>(&self, page: PageId, f: impl FnOnce(&Page) -> R) -> Result<Option<R>> {
         Ok(self.inner.latch_if_resident(page)?.map(|latched| f(&latched)))
     }
@@ -293,7 +283,7 @@ impl BufferPool {
     pub async fn flush_all(&self) -> Result<()> {
         let mut dirty: Vec<(PageId, FrameId)> = {
             let state = self.inner.lock();
-            let dirty_frames = state.meta.iter().enumerate().filter(|(_, meta)| meta.dirty);
+            let dirty_frames = state.meta.iter().enumerate().filter(|(index, _)| self.inner.is_dirty(*index));
             dirty_frames.filter_map(|(index, meta)| Some((meta.page?, FrameId::from_index(index)))).collect()
         };
         dirty.sort_unstable();
@@ -338,7 +328,8 @@ impl BufferPool {
     pub fn dirty_page_table(&self) -> Vec<(PageId, Lsn)> {
         let state = self.inner.lock();
         let mut table = state.unsynced.clone();
-        for meta in state.meta.iter().filter(|meta| meta.dirty) {
+        let dirty_meta = state.meta.iter().enumerate().filter(|(index, _)| self.inner.is_dirty(*index));
+        for (_, meta) in dirty_meta {
             let page = meta.page.expect("a dirty frame holds a page");
             let lsn = table.entry(page).or_insert(meta.rec_lsn);
             *lsn = (*lsn).min(meta.rec_lsn);
@@ -401,7 +392,7 @@ impl Inner {
                 let victim = state.policy.victim(&unpinned).ok_or_else(|| {
                     Error::InvalidInput(format!("buffer pool exhausted: all {} frames are pinned", self.frames.len()))
                 })?;
-                if state.meta[victim.index()].dirty {
+                if self.is_dirty(victim.index()) {
                     self.pin(victim);
                     return Ok(Claim::WriteBack(victim));
                 }
@@ -440,10 +431,14 @@ impl Inner {
         Ok(Some(latched))
     }
 
+    /// Whether frame `index` holds changes not written back.
+    fn is_dirty(&self, index: usize) -> bool {
+        self.frames[index].dirty.load(Ordering::Acquire)
+    }
+
     /// Waits for a frame's load to finish; false if it failed.
     async fn wait_loaded(&self, frame: FrameId) -> bool {
         drop(self.frames[frame.index()].io.lock().await);
-        let _state = self.lock();
         self.frames[frame.index()].loaded.load(Ordering::Acquire)
     }
 
@@ -500,7 +495,7 @@ impl Inner {
     fn pin_if_dirty(&self, frame: FrameId) -> Option<PageId> {
         let state = self.lock();
         let meta = &state.meta[frame.index()];
-        if !meta.dirty || !self.frames[frame.index()].loaded.load(Ordering::Acquire) {
+        if !self.is_dirty(frame.index()) || !self.frames[frame.index()].loaded.load(Ordering::Acquire) {
             return None;
         }
         let page = meta.page;
@@ -520,7 +515,7 @@ impl Inner {
         {
             let state = self.lock();
             state.check()?;
-            if !state.meta[frame.index()].dirty {
+            if !self.is_dirty(frame.index()) {
                 return Ok(());
             }
         }
@@ -535,13 +530,9 @@ impl Inner {
         let latched = self.frames[frame.index()].latch.read().unwrap_or_else(|p| p.into_inner());
         let mut state = self.lock();
         state.stats.write_backs += 1;
-        let state = &mut *state;
-        let meta = &mut state.meta[frame.index()];
-        let unchanged = latched.lsn() == lsn;
-        if unchanged && meta.dirty {
-            meta.dirty = false;
+        if latched.lsn() == lsn && self.is_dirty(frame.index()) {
             self.frames[frame.index()].dirty.store(false, Ordering::Release);
-            let rec_lsn = meta.rec_lsn;
+            let rec_lsn = state.meta[frame.index()].rec_lsn;
             let page = copy.id();
             let entry = state.unsynced.entry(page).or_insert(rec_lsn);
             *entry = (*entry).min(rec_lsn);
@@ -586,11 +577,10 @@ impl PageGuard {
         let starts_episode = !frame.dirty.load(Ordering::Acquire) && {
             let mut state = self.inner.lock();
             state.check()?;
-            let meta = &mut state.meta[self.frame.index()];
-            let clean = !meta.dirty;
+            // Re-read under the lock: a write-back may have cleaned it meanwhile.
+            let clean = !frame.dirty.load(Ordering::Acquire);
             if clean {
-                meta.dirty = true;
-                meta.rec_lsn = self.inner.log.next_lsn();
+                state.meta[self.frame.index()].rec_lsn = self.inner.log.next_lsn();
                 frame.dirty.store(true, Ordering::Release);
             }
             clean

@@ -99,15 +99,12 @@ impl Txn {
             _ => 0,
         };
         // Unpin the old leaf before looking for the new one.
-        let last_key = self.append_hint.take().map(|hint| hint.last_key);
+        self.append_hint = None;
         let leaf = match unique && streak >= APPEND_STREAK_MIN {
             true => Some(self.fetch(rightmost_leaf(self, tree.root()).await?).await?),
             false => None,
         };
-        let mut last_key = last_key.unwrap_or_default();
-        last_key.clear();
-        last_key.extend_from_slice(key);
-        self.append_hint = Some(AppendHint { table, last_key, streak, leaf });
+        self.append_hint = Some(AppendHint { table, last_key: key.to_vec(), streak, leaf });
         Ok(())
     }
 

@@ -93,12 +93,6 @@ impl Txn {
         self.shared.pool.fetch(page).await
     }
 
-    /// Runs `f` on page `page` under its read latch, keeping no pin (see
-    /// [`crate::buffer::pool::BufferPool::with_page`]).
-    pub async fn with_page<R>(&self, page: PageId, f: impl Fn(&Page) -> R) -> Result<R> {
-        self.shared.pool.with_page(page, f).await
-    }
-
     /// `f` on page `page` if it is resident (see
     /// [`crate::buffer::pool::BufferPool::with_resident_page`]).
     pub fn with_resident_page<R>(&self, page: PageId, f: impl FnOnce(&Page) -> R) -> Result<Option<R>> {

@@ -397,7 +397,7 @@ impl BTree {
             // The synchronous hit path first: the fetch's future is only built on a miss.
             let step = match txn.with_resident_page(page, step)? {
                 Some(step) => step?,
-                None => txn.with_page(page, step).await??,
+                None => txn.fetch(page).await?.read(step)?,
             };
             match step {
                 LookupStep::Found(value) => return Ok(value),
