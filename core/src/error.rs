@@ -79,6 +79,19 @@ pub enum Error {
     /// durable; roll it back and retry.
     #[error("transaction conflict: {0}")]
     Conflict(String),
+    /// A serializable or repeatable-read transaction cannot go on without
+    /// breaking its isolation level (a concurrent update of a row it must
+    /// write, or a dangerous structure of read-write conflicts). SQLSTATE
+    /// 40001: roll back and retry.
+    #[error("could not serialize access: {0}")]
+    SerializationFailure(String),
+    /// The transaction was chosen as the victim of a deadlock. SQLSTATE 40P01:
+    /// roll back and retry.
+    #[error("deadlock detected: {0}")]
+    Deadlock(String),
+    /// A lock was not granted within the transaction's lock timeout. SQLSTATE 55P03.
+    #[error("lock not available: {0}")]
+    LockTimeout(String),
     /// A key is already present in a unique index.
     #[error("duplicate key: {0}")]
     UniqueViolation(String),
@@ -95,6 +108,28 @@ impl Error {
     /// Builds an [`Error::Io`].
     pub fn io(kind: IoErrorKind, context: impl Into<String>) -> Self {
         Error::Io { kind, context: context.into() }
+    }
+
+    /// The SQLSTATE code a client sees for this error.
+    pub fn sqlstate(&self) -> &'static str {
+        match self {
+            Error::SerializationFailure(_) => "40001",
+            Error::Deadlock(_) | Error::Conflict(_) => "40P01",
+            Error::LockTimeout(_) => "55P03",
+            Error::UniqueViolation(_) => "23505",
+            Error::NotSupported(_) => "0A000",
+            Error::InvalidInput(_) => "22023",
+            Error::Timeout { .. } => "57014",
+            Error::Corrupt(_) | Error::CorruptPage { .. } => "XX001",
+            Error::Io { .. } | Error::Poisoned(_) => "58030",
+            Error::TaskCancelled => "57P01",
+        }
+    }
+
+    /// Whether retrying the whole transaction may succeed (the error is about
+    /// timing with other transactions, not about the transaction itself).
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Error::SerializationFailure(_) | Error::Deadlock(_) | Error::Conflict(_))
     }
 
     /// The I/O kind, if this is an I/O error.

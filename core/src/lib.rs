@@ -16,6 +16,7 @@ pub mod error;
 pub mod index;
 pub mod storage;
 pub mod store;
+pub mod txn;
 pub mod wal;
 
 pub use error::{Error, IoErrorKind, Result};

@@ -142,7 +142,22 @@ impl Txn {
     }
 
     /// Makes the transaction's changes durable and ends it.
-    pub async fn commit(mut self) -> Result<()> {
+    pub async fn commit(self) -> Result<()> {
+        self.end_committed(true).await
+    }
+
+    /// Commits without waiting for the commit record to be durable.
+    ///
+    /// For system transactions of a layer above that keeps its own commit
+    /// point in the log (the MVCC layer's commit log, [`crate::txn`]): a crash
+    /// may lose this commit, but only together with every later record,
+    /// since the log is written in order, so whatever was built on top of it
+    /// and made durable later keeps it.
+    pub async fn commit_unsynced(self) -> Result<()> {
+        self.end_committed(false).await
+    }
+
+    async fn end_committed(mut self, durable: bool) -> Result<()> {
         self.check_open()?;
         self.finished = true;
         // Unpins the remembered leaf.
@@ -154,7 +169,9 @@ impl Txn {
         let commit = self.log_own(LogBody::Commit).await;
         self.release();
         let commit = commit?;
-        self.shared.log.flush(commit).await?;
+        if durable {
+            self.shared.log.flush(commit).await?;
+        }
         self.log_own(LogBody::End).await?;
         self.shared.alloc.end_quarantine(self.id);
         self.maybe_checkpoint();
