@@ -76,6 +76,7 @@ fn sweep(args: &SimArgs, scenario: &Scenario, first: u64, last: u64) -> ExitCode
         ProgressStyle::with_template("{bar:40} {pos}/{len} seeds {msg}").unwrap_or(ProgressStyle::default_bar()),
     );
     let mut totals = FaultCounts::default();
+    let mut counters: std::collections::BTreeMap<&'static str, u64> = std::collections::BTreeMap::new();
     let (mut failed, mut sim_millis) = (0u64, 0u64);
     let sweep_start = Instant::now();
     for seed in first..=last {
@@ -83,6 +84,9 @@ fn sweep(args: &SimArgs, scenario: &Scenario, first: u64, last: u64) -> ExitCode
         let report = run_seed(scenario, seed, args.verbose);
         let wall_millis = started.elapsed().as_millis();
         totals.merge(&report.faults);
+        for (name, count) in &report.counters {
+            *counters.entry(name).or_default() += count;
+        }
         sim_millis += report.sim_millis;
         if !report.ok() {
             failed += 1;
@@ -99,6 +103,10 @@ fn sweep(args: &SimArgs, scenario: &Scenario, first: u64, last: u64) -> ExitCode
         totals.total(),
         sim_millis as f64 / wall_millis as f64,
     );
+    if !counters.is_empty() {
+        let text: Vec<String> = counters.iter().map(|(name, count)| format!("{name}={count}")).collect();
+        out!("workload {}", text.join(" "));
+    }
     let missing = totals.missing();
     if !missing.is_empty() {
         let names: Vec<&str> = missing.iter().map(|kind| kind.name()).collect();

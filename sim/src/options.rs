@@ -24,6 +24,17 @@ pub struct RunOptions {
     pub clock: ClockOptions,
     pub crash: CrashOptions,
     pub liveness: Option<LivenessOptions>,
+    pub transactions: TransactionOptions,
+}
+
+/// Settings of the transaction workloads.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TransactionOptions {
+    pub isolation: rustydb_core::txn::IsolationLevel,
+    /// The level the checker holds the history to.
+    pub check_as: rustydb_core::txn::IsolationLevel,
+    pub deadlock_check_ms: u64,
+    pub vacuum_interval_ms: u64,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -35,6 +35,8 @@ pub struct SeedReport {
     pub sim_millis: u64,
     pub faults: FaultCounts,
     pub progress: u64,
+    /// The workload's own counts (see [`Workload::counters`]).
+    pub counters: Vec<(&'static str, u64)>,
     /// The last trace events, for failure reports.
     pub trace_tail: Vec<String>,
 }
@@ -64,6 +66,7 @@ pub fn run_seed(scenario: &Scenario, seed: u64, verbose: bool) -> SeedReport {
         sim_millis: sim.now_nanos() / NANOS_PER_MILLI,
         faults: sim.faults(),
         progress: workload.progress(),
+        counters: workload.counters(),
         trace_tail: sim.trace_tail(),
         options,
     };

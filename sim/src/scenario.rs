@@ -22,10 +22,11 @@ use serde::Deserialize;
 use crate::error::SimError;
 use crate::options::{
     ClientOptions, ClockOptions, CrashOptions, DiskOptions, LivenessOptions, NetworkOptions, RunOptions,
+    TransactionOptions,
 };
 
 /// The workloads a scenario may name.
-pub const WORKLOADS: [&str; 2] = ["mirrored-log", "crash-recovery"];
+pub const WORKLOADS: [&str; 4] = ["mirrored-log", "crash-recovery", "isolation", "deadlock"];
 
 /// A fixed value or an inclusive range drawn per seed.
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq)]
@@ -64,6 +65,35 @@ pub struct Scenario {
     #[serde(default)]
     pub crash: CrashSection,
     pub liveness: Option<LivenessSection>,
+    #[serde(default)]
+    pub transactions: TransactionsSection,
+}
+
+/// The transaction workloads' settings (`isolation`, `deadlock`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TransactionsSection {
+    /// `read committed`, `repeatable read` or `serializable`.
+    pub isolation: String,
+    /// The level whose guarantees the checker holds the history to; by
+    /// default `isolation`. A negative scenario runs a weaker level against
+    /// a stronger check, to prove the checker sees the difference.
+    pub check_as: Option<String>,
+    /// How long a lock wait lasts before it searches for a deadlock.
+    pub deadlock_check_ms: Draw<u64>,
+    /// How often the background vacuum runs.
+    pub vacuum_interval_ms: Draw<u64>,
+}
+
+impl Default for TransactionsSection {
+    fn default() -> Self {
+        TransactionsSection {
+            isolation: "serializable".to_string(),
+            check_as: None,
+            deadlock_check_ms: Draw::Fixed(10),
+            vacuum_interval_ms: Draw::Fixed(50),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -182,6 +212,14 @@ impl Scenario {
                 known: WORKLOADS.join(", "),
             });
         }
+        if let Err(error) = self.transactions.isolation.parse::<rustydb_core::txn::IsolationLevel>() {
+            return Err(self.invalid("transactions.isolation", &error.to_string()));
+        }
+        if let Some(Err(error)) =
+            self.transactions.check_as.as_ref().map(|l| l.parse::<rustydb_core::txn::IsolationLevel>())
+        {
+            return Err(self.invalid("transactions.check_as", &error.to_string()));
+        }
         let d = &self.disk;
         let n = &self.network;
         let probabilities = [
@@ -268,6 +306,13 @@ impl Scenario {
         // Drawn last, so adding them left every earlier draw (and old seeds' runs) as it was.
         crash.recovery_crash_within_us = u(self.crash.recovery_crash_within_us);
         crash.recovery_crash_probability = draw_f64(&mut rng, self.crash.recovery_crash_probability);
+        let isolation = self.transactions.isolation.parse().expect("validated at load");
+        let transactions = TransactionOptions {
+            isolation,
+            check_as: self.transactions.check_as.as_ref().map_or(isolation, |l| l.parse().expect("validated at load")),
+            deadlock_check_ms: draw_u64(&mut rng, self.transactions.deadlock_check_ms),
+            vacuum_interval_ms: draw_u64(&mut rng, self.transactions.vacuum_interval_ms),
+        };
         RunOptions {
             seed,
             workload: self.workload.clone(),
@@ -280,6 +325,7 @@ impl Scenario {
             clock,
             crash,
             liveness,
+            transactions,
         }
     }
 

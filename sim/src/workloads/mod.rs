@@ -4,6 +4,7 @@
 
 pub mod crash_recovery;
 pub mod mirrored_log;
+pub mod transactions;
 
 use crate::options::RunOptions;
 use crate::runtime::Simulator;
@@ -18,6 +19,10 @@ pub trait Workload {
     fn recoveries(&self) -> u64;
     /// The first invariant violation, if any.
     fn violation(&self) -> Option<String>;
+    /// Named counts the workload observed (commits, aborts, deadlocks…), for the summary.
+    fn counters(&self) -> Vec<(&'static str, u64)> {
+        Vec::new()
+    }
 }
 
 /// Builds the workload a scenario names (validated at load).
@@ -25,6 +30,8 @@ pub fn build(options: &RunOptions) -> Box<dyn Workload> {
     match options.workload.as_str() {
         "mirrored-log" => Box::new(mirrored_log::MirroredLogWorkload::new(options)),
         "crash-recovery" => Box::new(crash_recovery::CrashRecoveryWorkload::new(options)),
+        "isolation" => Box::new(transactions::TransactionsWorkload::new(options, transactions::Mix::Isolation)),
+        "deadlock" => Box::new(transactions::TransactionsWorkload::new(options, transactions::Mix::Deadlock)),
         other => unreachable!("scenario validation admits only known workloads, got {other}"),
     }
 }
