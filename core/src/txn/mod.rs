@@ -108,7 +108,7 @@ impl Default for TxnConfig {
     fn default() -> Self {
         TxnConfig {
             store: StoreConfig::default(),
-            deadlock_check_after: Duration::from_millis(100),
+            deadlock_check_after: Duration::from_millis(20),
             lock_timeout: None,
             vacuum_interval: Some(Duration::from_secs(10)),
         }
