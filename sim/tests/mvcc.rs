@@ -167,3 +167,128 @@ fn vacuum_respects_the_oldest_snapshot() {
     // row's two versions go.
     assert_eq!(reports[0], ["0", "0", "soon", "0", "12", "gone=back x=10"]);
 }
+
+/// One step of the model test.
+#[derive(Debug, Clone)]
+enum Step {
+    Put(u8, u8),
+    Delete(u8),
+    Get(u8),
+    Scan,
+    Savepoint,
+    RollbackToSavepoint,
+    Commit,
+    Rollback,
+    Vacuum,
+}
+
+fn step_strategy() -> impl proptest::strategy::Strategy<Value = Step> {
+    use proptest::prelude::*;
+    prop_oneof![
+        6 => (0..12u8, any::<u8>()).prop_map(|(k, v)| Step::Put(k, v)),
+        2 => (0..12u8).prop_map(Step::Delete),
+        3 => (0..12u8).prop_map(Step::Get),
+        1 => Just(Step::Scan),
+        1 => Just(Step::Savepoint),
+        1 => Just(Step::RollbackToSavepoint),
+        2 => Just(Step::Commit),
+        1 => Just(Step::Rollback),
+        1 => Just(Step::Vacuum),
+    ]
+}
+
+/// Runs `steps` in one session against the engine and against a `BTreeMap`
+/// model (committed state, the transaction's own view, savepoint copies);
+/// returns the first disagreement.
+async fn run_model(engine: Arc<TxnEngine>, steps: Vec<Step>) -> Result<Option<String>> {
+    use std::collections::BTreeMap;
+    let table = engine.create_table("m").await?;
+    let mut committed: BTreeMap<u8, u8> = BTreeMap::new();
+    let mut view = committed.clone();
+    let mut saved: Vec<BTreeMap<u8, u8>> = Vec::new();
+    let mut txn = engine.begin(RR).await?;
+    for (index, step) in steps.into_iter().enumerate() {
+        let mismatch = |what: String| Ok(Some(format!("step {index} {step:?}: {what}")));
+        match step {
+            Step::Put(k, v) => {
+                txn.put(table, &[k], &[v]).await?;
+                view.insert(k, v);
+            }
+            Step::Delete(k) => {
+                if txn.delete(table, &[k]).await? != view.remove(&k).is_some() {
+                    return mismatch("delete disagreed on existence".into());
+                }
+            }
+            Step::Get(k) => {
+                let got = txn.get(table, &[k]).await?.map(|row| row[0]);
+                if got != view.get(&k).copied() {
+                    return mismatch(format!("got {got:?}, model {:?}", view.get(&k)));
+                }
+            }
+            Step::Scan => {
+                let got: Vec<(u8, u8)> = txn
+                    .scan(table, Bound::Unbounded, Bound::Unbounded)
+                    .await?
+                    .iter()
+                    .map(|(k, v)| (k[0], v[0]))
+                    .collect();
+                let want: Vec<(u8, u8)> = view.iter().map(|(k, v)| (*k, *v)).collect();
+                if got != want {
+                    return mismatch(format!("scan {got:?}, model {want:?}"));
+                }
+            }
+            Step::Savepoint => {
+                txn.savepoint("s")?;
+                saved.push(view.clone());
+            }
+            Step::RollbackToSavepoint => {
+                if let Some(state) = saved.last() {
+                    txn.rollback_to_savepoint("s").await?;
+                    view = state.clone();
+                }
+            }
+            Step::Commit | Step::Rollback => {
+                if matches!(step, Step::Commit) {
+                    txn.commit().await?;
+                    committed = view.clone();
+                } else {
+                    txn.rollback().await?;
+                    view = committed.clone();
+                }
+                txn = engine.begin(RR).await?;
+                saved.clear();
+            }
+            Step::Vacuum => {
+                engine.vacuum().await?;
+            }
+        }
+    }
+    Ok(None)
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 96, ..proptest::prelude::ProptestConfig::default() })]
+
+    /// Reads, scans, savepoints, commits, rollbacks and vacuum agree with a map model.
+    #[test]
+    fn one_session_agrees_with_a_map_model(steps in proptest::collection::vec(step_strategy(), 1..150)) {
+        let text = "workload = \"mirrored-log\"\nduration_ms = 1000\n";
+        let mut sim = Simulator::new(Scenario::parse("t.toml", text).unwrap().draw(3), false);
+        let outcome: Arc<Mutex<Option<Option<String>>>> = Arc::default();
+        let slot = outcome.clone();
+        sim.add_node("n", false, Arc::new(move |env: Env| {
+            let (slot, steps) = (slot.clone(), steps.clone());
+            Box::pin(async move {
+                let engine = TxnEngine::open(&env, config()).await?;
+                let result = run_model(engine, steps).await.unwrap_or_else(|error| Some(format!("error: {error}")));
+                *slot.lock().unwrap() = Some(result);
+                futures::future::pending::<()>().await;
+                Ok(())
+            })
+        }));
+        sim.run_until(DEADLINE_NANOS, &|| outcome.lock().unwrap().is_some());
+        let result = outcome.lock().unwrap().take();
+        sim.shutdown();
+        proptest::prop_assert_eq!(result, Some(None));
+    }
+}

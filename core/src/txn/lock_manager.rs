@@ -239,7 +239,8 @@ impl LockManager {
     }
 
     /// Takes `mode` on `target` for `txn`, waiting if it must (see the module
-    /// documentation for deadlocks and `timeout`).
+    /// documentation for deadlocks and `timeout`). True if `txn` held no lock
+    /// on `target` before.
     pub async fn acquire(
         &self,
         env: &Env,
@@ -247,17 +248,17 @@ impl LockManager {
         target: &LockTarget,
         mode: LockMode,
         timeout: Option<Duration>,
-    ) -> Result<()> {
+    ) -> Result<bool> {
         let granted = {
             let mut shard = self.shard(target);
             let entry = shard.entries.entry(target.clone()).or_default();
             let held = entry.holders.get(&txn).copied().unwrap_or(0);
             if held & mode.bit() != 0 {
-                return Ok(());
+                return Ok(false);
             }
             if entry.grantable(txn, mode, held != 0) {
                 shard.grant(target, txn, mode);
-                return Ok(());
+                return Ok(held == 0);
             }
             let entry = shard.entries.get_mut(target).expect("created above");
             if entry.waiters.len() >= MAX_WAITERS_PER_TARGET {
@@ -270,11 +271,12 @@ impl LockManager {
             } else {
                 entry.waiters.push_back(waiter);
             }
-            granted
+            (granted, held == 0)
         };
+        let (granted, first) = granted;
         self.waits.fetch_add(1, Ordering::Relaxed);
         let queued = Queued { manager: self, target, txn, done: false };
-        queued.wait(env, granted, mode, timeout).await
+        queued.wait(env, granted, mode, timeout).await.map(|()| first)
     }
 
     /// Releases every lock `txn` holds and hands them to their waiters.

@@ -29,6 +29,10 @@
 //! them. Nothing is undone in place, so rollback needs no undo of B+Tree
 //! structure changes made while other transactions changed the same pages.
 //!
+//! Secondary indexes are versioned tables too (index key ‖ primary key →
+//! nothing), written by the same transaction as the row, so an index entry
+//! is visible exactly when its row version is.
+//!
 //! DDL (creating tables) runs in storage transactions of its own, outside
 //! MVCC; [`Transaction::lock_table`] with `AccessExclusive` is how a schema
 //! change keeps transactions away from a table meanwhile.

@@ -355,8 +355,9 @@ impl Transaction {
         }
         let target = LockTarget::Row(table, key.to_vec());
         let timeout: Option<Duration> = self.options.lock_timeout;
-        self.shared.locks.acquire(&self.shared.env, self.id(), &target, mode, timeout).await?;
-        self.row_locks += 1;
+        if self.shared.locks.acquire(&self.shared.env, self.id(), &target, mode, timeout).await? {
+            self.row_locks += 1;
+        }
         Ok(())
     }
 
