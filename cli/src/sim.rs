@@ -97,16 +97,14 @@ fn sweep(args: &SimArgs, scenario: &Scenario, first: u64, last: u64) -> ExitCode
     }
     bar.finish_and_clear();
     let wall_millis = sweep_start.elapsed().as_millis().max(1);
+    // The workload's own counts (commits, deadlocks…) close the summary line.
+    let workload: String = counters.iter().map(|(name, count)| format!(" {name}={count}")).collect();
     out!(
-        "summary seeds={} failed={failed} faults={} sim_ms={sim_millis} wall_ms={wall_millis} compression={:.0} {totals}",
+        "summary seeds={} failed={failed} faults={} sim_ms={sim_millis} wall_ms={wall_millis} compression={:.0} {totals}{workload}",
         last - first + 1,
         totals.total(),
         sim_millis as f64 / wall_millis as f64,
     );
-    if !counters.is_empty() {
-        let text: Vec<String> = counters.iter().map(|(name, count)| format!("{name}={count}")).collect();
-        out!("workload {}", text.join(" "));
-    }
     let missing = totals.missing();
     if !missing.is_empty() {
         let names: Vec<&str> = missing.iter().map(|kind| kind.name()).collect();

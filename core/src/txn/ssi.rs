@@ -16,13 +16,16 @@
 //! * a writer whose new version falls under a concurrent transaction's
 //!   SIREAD lock.
 //!
-//! Each transaction keeps its rw partners in and out. A transaction with
-//! both is a pivot and must not commit; when the pivot has
-//! already committed, the active transaction at the other end of the new
-//! edge is aborted instead. This is conservative (it aborts some
-//! serializable histories, never admits a non-serializable one); an
-//! aborted transaction's edges are dropped, so the structures it was part of
-//! no longer abort anyone. The victim
+//! Each transaction keeps its rw partners in and out. In every cycle the
+//! first transaction to commit is the out end of a dangerous structure, so
+//! a pivot (an rw edge in and one out) is aborted only once one of its out
+//! partners has committed before it: at the pivot's own commit, when the
+//! out partner commits first (the pivot is doomed), or when an edge closes
+//! the shape later (the active transaction on the new edge fails). This is
+//! still conservative (it ignores when the in end committed, and some
+//! structures never close into a cycle), never admitting a non-serializable
+//! history; an aborted transaction's edges are dropped, so the structures it
+//! was part of no longer abort anyone. The victim
 //! gets [`Error::SerializationFailure`] (SQLSTATE 40001) at once if it is the
 //! caller, else at its next operation or commit.
 //!
@@ -98,10 +101,6 @@ struct SerTxn {
 }
 
 impl SerTxn {
-    fn is_pivot(&self) -> bool {
-        !self.rw_in.is_empty() && !self.rw_out.is_empty()
-    }
-
     fn finishing(&self) -> bool {
         self.state != State::Active
     }
@@ -198,16 +197,40 @@ impl Ssi {
     /// The last check before commit: a doomed transaction or a pivot fails.
     pub fn pre_commit(&self, xid: TxnId) -> Result<()> {
         let mut txns = self.lock();
-        let Some(txn) = txns.get_mut(&xid) else { return Ok(()) };
+        let Some(txn) = txns.get(&xid) else { return Ok(()) };
         if let Some(why) = txn.doomed.clone() {
             return Err(Error::SerializationFailure(why));
         }
-        if txn.is_pivot() {
+        if dangerous(&txns, xid) {
             return Err(Error::SerializationFailure(format!(
-                "{xid} is the pivot of a dangerous structure of read-write dependencies"
+                "{xid} is the pivot of a dangerous structure of rw dependencies whose last transaction committed first"
             )));
         }
+        let txn = txns.get_mut(&xid).expect("checked");
         txn.state = State::Committing;
+        // Committing now makes this the out end, committing first, of every structure
+        // through its in-partners. A partner still active is doomed. A partner already
+        // committing passed its own check while this one was active, but its commit may
+        // become visible after this one's, so this one must not commit.
+        let partners: Vec<TxnId> = txn.rw_in.iter().copied().collect();
+        for partner in partners {
+            if !dangerous(&txns, partner) {
+                continue;
+            }
+            let why = format!(
+                "{partner} is the pivot of a dangerous structure whose last transaction, {xid}, committed first"
+            );
+            match txns[&partner].state {
+                State::Active => {
+                    txns.get_mut(&partner).expect("checked").doomed.get_or_insert(why);
+                }
+                State::Committing => {
+                    txns.get_mut(&xid).expect("checked").state = State::Active;
+                    return Err(Error::SerializationFailure(why));
+                }
+                State::Committed { .. } => {}
+            }
+        }
         Ok(())
     }
 
@@ -249,36 +272,44 @@ impl Ssi {
     }
 }
 
+/// Whether `first` committed (or started committing) before `then` did.
+/// Two transactions both still committing are counted as ordered, to be safe.
+fn committed_before(first: &SerTxn, then: &SerTxn) -> bool {
+    match (first.state, then.state) {
+        (State::Active, _) => false,
+        (_, State::Active) => true,
+        (State::Committed { csn: a }, State::Committed { csn: b }) => a < b,
+        (State::Committing, State::Committed { .. }) => false,
+        (_, State::Committing) => true,
+    }
+}
+
+/// Whether `pivot` has an rw edge in and an rw edge out to a transaction
+/// that committed before it: the shape every cycle must contain, with its
+/// first committer at the out end (Fekete et al.).
+fn dangerous(txns: &BTreeMap<TxnId, SerTxn>, pivot: TxnId) -> bool {
+    // A partner pruned since the edge was added committed long ago: it is no pivot now.
+    let Some(txn) = txns.get(&pivot) else { return false };
+    // An out partner pruned since committed long ago: count it as committed first, to be safe.
+    !txn.rw_in.is_empty() && txn.rw_out.iter().any(|out| txns.get(out).is_none_or(|o| committed_before(o, txn)))
+}
+
 /// Adds reader →rw writer; `current` is the transaction whose operation found
 /// it. Fails if `current` must abort; dooms the other end if it must.
 fn add_edge(txns: &mut BTreeMap<TxnId, SerTxn>, reader: TxnId, writer: TxnId, current: TxnId) -> Result<()> {
     if reader == writer || !txns.contains_key(&reader) || !txns.contains_key(&writer) {
         return Ok(());
     }
-    let (r, w) = (&txns[&reader], &txns[&writer]);
-    // A pivot that already committed cannot be aborted: abort the other end.
-    let mut victim = if w.finishing() && !w.rw_out.is_empty() {
-        Some((reader, format!("{reader} read what {writer} overwrote, and {writer} committed as a pivot")))
-    } else if r.finishing() && !r.rw_in.is_empty() {
-        Some((writer, format!("{writer} overwrote what {reader} read, and {reader} committed as a pivot")))
-    } else {
-        None
-    };
     txns.get_mut(&reader).expect("checked").rw_out.insert(writer);
     txns.get_mut(&writer).expect("checked").rw_in.insert(reader);
-    if victim.is_none() {
-        // The current transaction first: failing it at once beats dooming another.
-        let other = if current == reader { writer } else { reader };
-        for pivot in [current, other] {
-            let txn = &txns[&pivot];
-            if !txn.finishing() && txn.is_pivot() {
-                victim = Some((pivot, format!("{pivot} is the pivot of a dangerous structure of rw dependencies")));
-                break;
-            }
-        }
-    }
-    let Some((victim, why)) = victim else { return Ok(()) };
-    let victim = if txns[&victim].finishing() { current } else { victim };
+    // The current transaction first: failing it at once beats dooming another.
+    let other = if current == reader { writer } else { reader };
+    let Some(pivot) = [current, other].into_iter().find(|pivot| dangerous(txns, *pivot)) else { return Ok(()) };
+    let why = format!(
+        "{pivot} is the pivot of a dangerous structure of rw dependencies whose last transaction committed first"
+    );
+    // A pivot that is already committing cannot be aborted: abort the active end of the new edge.
+    let victim = if txns[&pivot].finishing() { current } else { pivot };
     if victim == current {
         return Err(Error::SerializationFailure(why));
     }
@@ -293,18 +324,36 @@ mod tests {
     const T: TableId = TableId(7);
 
     #[test]
-    fn write_skew_aborts_one_side() {
+    fn write_skew_lets_the_first_committer_win() {
         let ssi = Ssi::default();
         let (a, b) = (TxnId(1), TxnId(2));
         ssi.register(a, 0);
         ssi.register(b, 0);
-        ssi.read_key(a, T, b"x");
-        ssi.read_key(a, T, b"y");
-        ssi.read_key(b, T, b"x");
-        ssi.read_key(b, T, b"y");
+        for txn in [a, b] {
+            ssi.read_key(txn, T, b"x");
+            ssi.read_key(txn, T, b"y");
+        }
         ssi.wrote(a, T, b"x").unwrap(); // b →rw a
-        let second = ssi.wrote(b, T, b"y"); // a →rw b: both are pivots now
-        assert!(matches!(second, Err(Error::SerializationFailure(_))), "{second:?}");
+        ssi.wrote(b, T, b"y").unwrap(); // a →rw b: a cycle, but nobody has committed yet
+        ssi.pre_commit(a).unwrap();
+        ssi.committed(a, 1);
+        assert!(matches!(ssi.pre_commit(b), Err(Error::SerializationFailure(_))));
+    }
+
+    #[test]
+    fn a_pivot_whose_out_end_is_still_active_may_commit() {
+        let ssi = Ssi::default();
+        let (a, b, c) = (TxnId(1), TxnId(2), TxnId(3));
+        for txn in [a, b, c] {
+            ssi.register(txn, 0);
+        }
+        ssi.read_key(a, T, b"x");
+        ssi.wrote(b, T, b"x").unwrap(); // a →rw b
+        ssi.read_key(b, T, b"y");
+        ssi.wrote(c, T, b"y").unwrap(); // b →rw c
+        ssi.pre_commit(b).unwrap(); // c has not committed: b commits first, no cycle can close through b
+        ssi.committed(b, 1);
+        ssi.pre_commit(c).unwrap();
     }
 
     #[test]
@@ -321,6 +370,42 @@ mod tests {
         ssi.committed(c, 1);
         ssi.wrote(b, T, b"x").unwrap_err(); // a →rw b →rw c: b is the pivot and is the writer
         assert!(ssi.check(a).is_ok());
+    }
+
+    #[test]
+    fn a_pruned_out_partner_still_counts_as_committed_first() {
+        let ssi = Ssi::default();
+        let (p, o, x) = (TxnId(1), TxnId(2), TxnId(3));
+        ssi.register(p, 0);
+        ssi.register(o, 0);
+        ssi.read_key(p, T, b"k");
+        ssi.wrote(o, T, b"k").unwrap(); // p →rw o
+        ssi.pre_commit(o).unwrap();
+        ssi.committed(o, 1);
+        ssi.register(x, 1); // starts after o's commit, before p's
+        ssi.pre_commit(p).unwrap();
+        ssi.committed(p, 2);
+        ssi.prune(); // x (snapshot 1) is the oldest active: o's record goes, p's stays
+        assert_eq!(ssi.tracked(), 2);
+        ssi.read_key(x, T, b"j");
+        // p overwrote what x read: x →rw p →rw o with o first to commit, so x must fail.
+        assert!(matches!(ssi.read_skipped(x, p), Err(Error::SerializationFailure(_))));
+    }
+
+    #[test]
+    fn an_out_end_committing_after_its_pivot_started_committing_fails() {
+        let ssi = Ssi::default();
+        let (x, w1, w2) = (TxnId(1), TxnId(2), TxnId(3));
+        for txn in [x, w1, w2] {
+            ssi.register(txn, 0);
+        }
+        ssi.read_key(x, T, b"a");
+        ssi.wrote(w1, T, b"a").unwrap(); // x →rw w1
+        ssi.read_key(w1, T, b"b");
+        ssi.wrote(w2, T, b"b").unwrap(); // w1 →rw w2
+        ssi.pre_commit(w1).unwrap(); // w2 still active: fine so far
+        // w2's commit could become visible before w1's: it must not commit.
+        assert!(matches!(ssi.pre_commit(w2), Err(Error::SerializationFailure(_))));
     }
 
     #[test]
