@@ -7,7 +7,7 @@
 //! | [`durable_log::LogHistory`] | every acknowledged append survives every crash, and recovery returns nothing no client wrote | `negative/lying-fsync.toml` |
 //! | liveness (`run.rs`) | after faults stop, the workload acknowledges `progress_min` operations within `within_ms` | `negative/liveness-unreachable.toml` |
 //! | [`store_model::StoreModel`] + engine consistency (`workloads/crash_recovery.rs`) | after every restart the storage engine holds exactly the acknowledged commits (plus at most each writer's one commit in doubt), its B+Trees are valid and agree with the heap | `negative/store-lying-fsync.toml`, `negative/checkpoint-never-written.toml` |
-//! | [`isolation::check`] via [`transactions::TxnHistory`] | the list-append history has no anomaly (G0, G1a, G1b, G1c, G-single, G2-item, lost update) the isolation level forbids | `negative/snapshot-write-skew.toml` (G2-item at REPEATABLE READ) |
+//! | [`isolation::check`] via [`transactions::TxnHistory`] | the list-append history has no anomaly (G0, G1a, G1b, G1c, G-single, G2-item, lost update) the isolation level forbids (`serializable.toml`, `repeatable-read.toml`, `read-committed.toml`) | `negative/snapshot-write-skew.toml` (REPEATABLE READ held to SERIALIZABLE: G2-item) |
 //! | [`transactions::TxnHistory`]: bank | every audit and the state after each restart sum to the initial total | `negative/read-committed-lost-update.toml` |
 //! | [`transactions::TxnHistory`]: durability | every acknowledged transaction's appends survive every crash | `negative/txn-lying-fsync.toml` |
 //! | hang watchdog (`workloads/transactions.rs`) | no transaction stays open over 5 s: every deadlock is detected and resolved | `negative/deadlock-undetected.toml` |
