@@ -292,3 +292,46 @@ proptest::proptest! {
         proptest::prop_assert_eq!(result, Some(None));
     }
 }
+
+/// A secondary index is a versioned table of `index key ‖ primary key`
+/// written in the row's transaction: its entries appear, move and vanish for
+/// each snapshot exactly when the row's versions do.
+#[test]
+fn index_entries_follow_row_visibility() {
+    fn only(engine: Arc<TxnEngine>) -> BoxFuture<'static, Result<Vec<String>>> {
+        Box::pin(async move {
+            let rows = engine.create_table("rows").await?;
+            let index = engine.create_table("rows_by_v").await?;
+            let entries = |found: Vec<(Vec<u8>, Vec<u8>)>| {
+                found
+                    .into_iter()
+                    .map(|(key, _)| String::from_utf8_lossy(&key).into_owned())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            };
+            let mut writer = engine.begin(RR).await?;
+            writer.insert(rows, b"k1", b"5").await?;
+            writer.insert(index, b"5:k1", b"").await?;
+            let mut early = engine.begin(RR).await?;
+            let before_commit = entries(early.scan(index, Bound::Unbounded, Bound::Unbounded).await?);
+            writer.commit().await?;
+            let mut old = engine.begin(RR).await?;
+            let committed = entries(old.scan(index, Bound::Unbounded, Bound::Unbounded).await?);
+            let mut mover = engine.begin(RR).await?;
+            mover.put(rows, b"k1", b"7").await?;
+            mover.delete(index, b"5:k1").await?;
+            mover.insert(index, b"7:k1", b"").await?;
+            mover.commit().await?;
+            let old_view = entries(old.scan(index, Bound::Unbounded, Bound::Unbounded).await?);
+            let old_row = old.get(rows, b"k1").await?;
+            old.commit().await?;
+            early.commit().await?;
+            let mut new = engine.begin(RR).await?;
+            let new_view = entries(new.scan(index, Bound::Unbounded, Bound::Unbounded).await?);
+            new.commit().await?;
+            let row = String::from_utf8_lossy(&old_row.unwrap_or_default()).into_owned();
+            Ok(vec![before_commit, committed, old_view, row, new_view])
+        })
+    }
+    assert_eq!(boots(5, &[only])[0], ["", "5:k1", "5:k1", "5", "7:k1"]);
+}
