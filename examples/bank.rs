@@ -49,27 +49,24 @@ async fn main() -> rustydb::Result<()> {
     Ok(())
 }
 
-/// Moves `amount` from `from` to `to` in one transaction, retrying it while
-/// it loses conflicts with the others.
-async fn transfer(db: &TxnEngine, table: TableId, from: &[u8], to: &[u8], amount: i64) -> rustydb::Result<()> {
-    loop {
-        let mut txn = db.begin(IsolationLevel::Serializable).await?;
-        let result = async {
+/// Moves `amount` from `from` to `to` in one transaction, retried (with
+/// backoff) while it loses conflicts with the others.
+async fn transfer(
+    db: &TxnEngine,
+    table: TableId,
+    from: &'static [u8],
+    to: &'static [u8],
+    amount: i64,
+) -> rustydb::Result<()> {
+    db.run(IsolationLevel::Serializable, 100, |txn| {
+        Box::pin(async move {
             let a = balance(txn.get(table, from).await?);
             let b = balance(txn.get(table, to).await?);
             txn.put(table, from, &(a - amount).to_be_bytes()).await?;
             txn.put(table, to, &(b + amount).to_be_bytes()).await
-        }
-        .await;
-        let result = match result {
-            Ok(()) => txn.commit().await,
-            Err(error) => Err(error),
-        };
-        match result {
-            Err(error) if error.is_retryable() => continue,
-            other => return other,
-        }
-    }
+        })
+    })
+    .await
 }
 
 fn balance(row: Option<Vec<u8>>) -> i64 {

@@ -335,3 +335,36 @@ fn index_entries_follow_row_visibility() {
     }
     assert_eq!(boots(5, &[only])[0], ["", "5:k1", "5:k1", "5", "7:k1"]);
 }
+
+/// `TxnEngine::run` retries a transaction that loses a conflict until it
+/// commits: two interleaved loops of increments lose none.
+#[test]
+fn run_retries_conflicting_increments_until_each_commits() {
+    fn only(engine: Arc<TxnEngine>) -> BoxFuture<'static, Result<Vec<String>>> {
+        Box::pin(async move {
+            let table = engine.create_table("counter").await?;
+            let increments = async |engine: &TxnEngine| -> Result<()> {
+                for _ in 0..20 {
+                    engine
+                        .run(IsolationLevel::Serializable, 1000, |txn| {
+                            Box::pin(async move {
+                                let now = txn.get(table, b"n").await?.map_or(0, |row| row[0]);
+                                txn.put(table, b"n", &[now + 1]).await
+                            })
+                        })
+                        .await?;
+                }
+                Ok(())
+            };
+            let (a, b) = futures::join!(increments(&engine), increments(&engine));
+            a?;
+            b?;
+            let mut txn = engine.begin(RR).await?;
+            let total = txn.get(table, b"n").await?.map_or(0, |row| row[0]);
+            txn.commit().await?;
+            let stats = engine.stats();
+            Ok(vec![total.to_string(), (stats.serialization_failures > 0).to_string()])
+        })
+    }
+    assert_eq!(boots(9, &[only])[0], ["40", "true"]);
+}

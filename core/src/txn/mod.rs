@@ -54,7 +54,7 @@ pub use lock_manager::{LockMode, LockStats, LockTarget};
 pub use status::{CLOG_TABLE, META_TABLE};
 pub use transaction::{RowLock, Transaction};
 
-use crate::env::Env;
+use crate::env::{BoxFuture, Env};
 use crate::error::{Error, Result};
 use crate::store::{Store, StoreConfig, TableId, TableKind};
 
@@ -192,6 +192,38 @@ impl TxnEngine {
 
     pub async fn begin_with(&self, options: TxnOptions) -> Result<Transaction> {
         Transaction::begin(self.shared.clone(), options).await
+    }
+
+    /// Runs `body` (a closure returning a boxed future, so the transaction
+    /// stays `Send` across tasks) in a transaction at `level` and commits it, retrying the
+    /// whole transaction (up to `attempts` times in all) when it fails with a
+    /// serialization failure or deadlock. Before each retry it sleeps a
+    /// random time that doubles per attempt (from 1 ms, capped at 64 ms), so
+    /// transactions that keep colliding spread out. Any other error, or the
+    /// last retryable one, is returned with the transaction rolled back.
+    pub async fn run<T>(
+        &self,
+        level: IsolationLevel,
+        attempts: u32,
+        mut body: impl for<'t> FnMut(&'t mut Transaction) -> BoxFuture<'t, Result<T>>,
+    ) -> Result<T> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let mut txn = self.begin(level).await?;
+            let result = match body(&mut txn).await {
+                Ok(value) => txn.commit().await.map(|()| value),
+                Err(error) => Err(error),
+            };
+            match result {
+                Err(error) if error.is_retryable() && attempt < attempts.max(1) => {
+                    let ceiling_micros = 1000u64 << attempt.min(6);
+                    let pause = Duration::from_micros(self.shared.env.random.below(ceiling_micros) + 1);
+                    self.shared.env.clock.sleep(pause).await;
+                }
+                other => return other,
+            }
+        }
     }
 
     /// Creates a versioned table (durably, outside any transaction).
