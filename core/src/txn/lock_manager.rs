@@ -54,13 +54,9 @@ impl std::fmt::Display for LockTarget {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             LockTarget::Table(table) => write!(f, "{table}"),
-            LockTarget::Row(table, key) => write!(f, "row {} of {table}", hex(key)),
+            LockTarget::Row(table, key) => write!(f, "row {} of {table}", super::version::hex(key)),
         }
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().take(16).map(|byte| format!("{byte:02x}")).collect()
 }
 
 /// PostgreSQL's lock modes, weakest first.

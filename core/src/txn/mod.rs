@@ -45,9 +45,8 @@ mod transaction;
 mod vacuum;
 mod version;
 
-use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 pub use lock_manager::{LockMode, LockStats, LockTarget};
@@ -154,8 +153,6 @@ struct Shared {
     locks: lock_manager::LockManager,
     ssi: ssi::Ssi,
     counters: Counters,
-    /// Versioned tables known to exist (a cache of the catalog).
-    tables: Mutex<BTreeSet<TableId>>,
 }
 
 /// The transactional engine: versioned tables and transactions over a [`Store`].
@@ -177,7 +174,6 @@ impl TxnEngine {
             status,
             ssi: ssi::Ssi::default(),
             counters: Counters::default(),
-            tables: Mutex::new(BTreeSet::new()),
         });
         if let Some(interval) = shared.config.vacuum_interval {
             drop(env.spawn("vacuum", background_vacuum(Arc::downgrade(&shared), interval)));
@@ -231,7 +227,6 @@ impl TxnEngine {
         let mut txn = self.shared.store.begin().await?;
         let table = txn.create_btree(&format!("{VERSIONED_PREFIX}{name}"), true).await?;
         txn.commit().await?;
-        lock(&self.shared.tables).insert(table);
         Ok(table)
     }
 
@@ -243,7 +238,6 @@ impl TxnEngine {
         if info.kind != (TableKind::BTree { unique: true }) {
             return Err(Error::Corrupt(format!("versioned table {name:?} is a {:?}", info.kind)));
         }
-        lock(&self.shared.tables).insert(info.id);
         Ok(info.id)
     }
 
@@ -297,8 +291,4 @@ async fn background_vacuum(shared: std::sync::Weak<Shared>, interval: Duration) 
             return;
         }
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }

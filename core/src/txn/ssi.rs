@@ -323,12 +323,19 @@ mod tests {
 
     const T: TableId = TableId(7);
 
+    /// SSI state with `txns` registered at snapshot 0.
+    fn with(txns: &[TxnId]) -> Ssi {
+        let ssi = Ssi::default();
+        for txn in txns {
+            ssi.register(*txn, 0);
+        }
+        ssi
+    }
+
     #[test]
     fn write_skew_lets_the_first_committer_win() {
-        let ssi = Ssi::default();
         let (a, b) = (TxnId(1), TxnId(2));
-        ssi.register(a, 0);
-        ssi.register(b, 0);
+        let ssi = with(&[a, b]);
         for txn in [a, b] {
             ssi.read_key(txn, T, b"x");
             ssi.read_key(txn, T, b"y");
@@ -342,11 +349,8 @@ mod tests {
 
     #[test]
     fn a_pivot_whose_out_end_is_still_active_may_commit() {
-        let ssi = Ssi::default();
         let (a, b, c) = (TxnId(1), TxnId(2), TxnId(3));
-        for txn in [a, b, c] {
-            ssi.register(txn, 0);
-        }
+        let ssi = with(&[a, b, c]);
         ssi.read_key(a, T, b"x");
         ssi.wrote(b, T, b"x").unwrap(); // a →rw b
         ssi.read_key(b, T, b"y");
@@ -358,11 +362,8 @@ mod tests {
 
     #[test]
     fn a_committed_pivot_dooms_the_other_end() {
-        let ssi = Ssi::default();
         let (a, b, c) = (TxnId(1), TxnId(2), TxnId(3));
-        for txn in [a, b, c] {
-            ssi.register(txn, 0);
-        }
+        let ssi = with(&[a, b, c]);
         ssi.read_key(b, T, b"y");
         ssi.wrote(c, T, b"y").unwrap(); // b →rw c
         ssi.read_key(a, T, b"x");
@@ -374,10 +375,8 @@ mod tests {
 
     #[test]
     fn a_pruned_out_partner_still_counts_as_committed_first() {
-        let ssi = Ssi::default();
         let (p, o, x) = (TxnId(1), TxnId(2), TxnId(3));
-        ssi.register(p, 0);
-        ssi.register(o, 0);
+        let ssi = with(&[p, o]);
         ssi.read_key(p, T, b"k");
         ssi.wrote(o, T, b"k").unwrap(); // p →rw o
         ssi.pre_commit(o).unwrap();
@@ -394,11 +393,8 @@ mod tests {
 
     #[test]
     fn an_out_end_committing_after_its_pivot_started_committing_fails() {
-        let ssi = Ssi::default();
         let (x, w1, w2) = (TxnId(1), TxnId(2), TxnId(3));
-        for txn in [x, w1, w2] {
-            ssi.register(txn, 0);
-        }
+        let ssi = with(&[x, w1, w2]);
         ssi.read_key(x, T, b"a");
         ssi.wrote(w1, T, b"a").unwrap(); // x →rw w1
         ssi.read_key(w1, T, b"b");
@@ -410,10 +406,8 @@ mod tests {
 
     #[test]
     fn ranges_cover_phantoms_and_escalate() {
-        let ssi = Ssi::default();
         let (a, b) = (TxnId(1), TxnId(2));
-        ssi.register(a, 0);
-        ssi.register(b, 0);
+        let ssi = with(&[a, b]);
         ssi.read_range(a, T, Bound::Included(b"a"), Bound::Excluded(b"m"));
         ssi.wrote(b, T, b"k").unwrap();
         assert!(ssi.lock()[&a].rw_out.contains(&b));
@@ -425,9 +419,7 @@ mod tests {
 
     #[test]
     fn committed_records_go_once_no_active_transaction_overlaps_them() {
-        let ssi = Ssi::default();
-        ssi.register(TxnId(1), 0);
-        ssi.register(TxnId(2), 0);
+        let ssi = with(&[TxnId(1), TxnId(2)]);
         ssi.pre_commit(TxnId(1)).unwrap();
         ssi.committed(TxnId(1), 1);
         ssi.prune();

@@ -213,18 +213,19 @@ impl StatusTable {
 /// Finds or creates the commit log and metadata tables.
 async fn ensure_tables(store: &Store) -> Result<(TableId, TableId)> {
     let mut txn = store.begin().await?;
-    let clog = match txn.table(CLOG_TABLE).await {
-        Ok(info) => info.id,
-        Err(Error::InvalidInput(_)) => txn.create_btree(CLOG_TABLE, true).await?,
-        Err(error) => return Err(error),
-    };
-    let meta = match txn.table(META_TABLE).await {
-        Ok(info) => info.id,
-        Err(Error::InvalidInput(_)) => txn.create_btree(META_TABLE, true).await?,
-        Err(error) => return Err(error),
-    };
+    let clog = find_or_create(&mut txn, CLOG_TABLE).await?;
+    let meta = find_or_create(&mut txn, META_TABLE).await?;
     txn.commit().await?;
     Ok((clog, meta))
+}
+
+/// The unique B+Tree called `name`, created in `txn` if missing.
+async fn find_or_create(txn: &mut crate::store::Txn, name: &str) -> Result<TableId> {
+    match txn.table(name).await {
+        Ok(info) => Ok(info.id),
+        Err(Error::InvalidInput(_)) => txn.create_btree(name, true).await,
+        Err(error) => Err(error),
+    }
 }
 
 fn decode_u64(bytes: &[u8]) -> Result<u64> {

@@ -14,7 +14,7 @@ use std::ops::Bound;
 
 use super::version::{self, Version};
 use crate::error::{Error, Result};
-use crate::store::{Store, TableId};
+use crate::store::{Cursor, Store, TableId};
 use crate::wal::TxnId;
 
 /// Storage entries read per storage transaction while scanning, so a long
@@ -91,6 +91,14 @@ async fn read_batch(
 ) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
     let mut txn = store.begin().await?;
     let mut cursor = txn.tree_range(table, as_slice(from), as_slice(to)).await?;
+    let batch = next_batch(&mut cursor).await?;
+    drop(cursor);
+    txn.commit().await?;
+    Ok(batch)
+}
+
+/// The cursor's next [`SCAN_BATCH`] entries (fewer at the end of its range).
+pub async fn next_batch(cursor: &mut Cursor<'_>) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
     let mut batch = Vec::with_capacity(SCAN_BATCH);
     while batch.len() < SCAN_BATCH {
         match cursor.next().await? {
@@ -98,12 +106,10 @@ async fn read_batch(
             None => break,
         }
     }
-    drop(cursor);
-    txn.commit().await?;
     Ok(batch)
 }
 
-fn as_slice(bound: &Bound<Vec<u8>>) -> Bound<&[u8]> {
+pub fn as_slice(bound: &Bound<Vec<u8>>) -> Bound<&[u8]> {
     bound.as_ref().map(Vec::as_slice)
 }
 

@@ -30,11 +30,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Bound;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
 
 use super::lock_manager::{LockMode, LockTarget};
 use super::status::{Snapshot, XidStatus};
-use super::version::Version;
+use super::version::{self, Version};
 use super::{IsolationLevel, Shared, TxnOptions, table};
 use crate::error::{Error, Result};
 use crate::store::TableId;
@@ -264,7 +263,10 @@ impl Transaction {
             self.shared.ssi.committed(xid, csn);
         }
         self.shared.locks.release_all(xid);
-        self.shared.ssi.prune();
+        if serializable {
+            // Only the end of a serializable transaction can let SSI forget anything.
+            self.shared.ssi.prune();
+        }
         self.shared.counters.commits.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
@@ -289,9 +291,11 @@ impl Transaction {
         let xid = self.id();
         self.aborted = true;
         self.shared.status.abort(xid);
-        self.shared.ssi.aborted(xid);
         self.shared.locks.release_all(xid);
-        self.shared.ssi.prune();
+        if self.serializable() {
+            self.shared.ssi.aborted(xid);
+            self.shared.ssi.prune();
+        }
     }
 
     fn check_open(&self) -> Result<()> {
@@ -354,7 +358,7 @@ impl Transaction {
             return Err(Error::NotSupported(format!("more than {MAX_ROW_LOCKS_PER_TXN} row locks in one transaction")));
         }
         let target = LockTarget::Row(table, key.to_vec());
-        let timeout: Option<Duration> = self.options.lock_timeout;
+        let timeout = self.options.lock_timeout;
         if self.shared.locks.acquire(&self.shared.env, self.id(), &target, mode, timeout).await? {
             self.row_locks += 1;
         }
@@ -477,7 +481,7 @@ impl Transaction {
         let exists = self.newest_settled(&versions)?.is_some_and(|version| version.row.is_some());
         match kind {
             WriteKind::Insert if exists => {
-                return Err(Error::UniqueViolation(format!("a row with key {} exists", hex(key))));
+                return Err(Error::UniqueViolation(format!("a row with key {} exists", version::hex(key))));
             }
             WriteKind::Update if !exists => return Ok(false),
             _ => {}
@@ -514,8 +518,4 @@ impl Drop for Transaction {
 
 fn ended(xid: TxnId) -> Error {
     Error::InvalidInput(format!("{xid} has already ended"))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().take(32).map(|byte| format!("{byte:02x}")).collect()
 }

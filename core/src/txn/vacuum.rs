@@ -16,7 +16,7 @@
 use std::ops::Bound;
 
 use super::status::{StatusTable, StatusView, XidStatus};
-use super::table::SCAN_BATCH;
+use super::table::{self, SCAN_BATCH};
 use super::version::{self, Version};
 use crate::error::Result;
 use crate::store::{Store, TableId};
@@ -37,14 +37,8 @@ pub async fn vacuum_table(store: &Store, status: &StatusTable, table: TableId) -
     let mut removed = 0;
     loop {
         let mut txn = store.begin().await?;
-        let mut cursor = txn.tree_range(table, from.as_ref().map(Vec::as_slice), Bound::Unbounded).await?;
-        let mut batch = Vec::with_capacity(SCAN_BATCH);
-        while batch.len() < SCAN_BATCH {
-            match cursor.next().await? {
-                Some(entry) => batch.push(entry),
-                None => break,
-            }
-        }
+        let mut cursor = txn.tree_range(table, table::as_slice(&from), Bound::Unbounded).await?;
+        let batch = table::next_batch(&mut cursor).await?;
         drop(cursor);
         let exhausted = batch.len() < SCAN_BATCH;
         let Some((last_stored, _)) = batch.last() else {

@@ -38,6 +38,11 @@ pub struct Version {
     pub row: Option<Vec<u8>>,
 }
 
+/// A key's first bytes in hex, for error messages.
+pub fn hex(key: &[u8]) -> String {
+    key.iter().take(32).map(|byte| format!("{byte:02x}")).collect()
+}
+
 /// Appends the escaped user key and its terminator to `out`.
 fn push_escaped(key: &[u8], out: &mut Vec<u8>) {
     for &byte in key {

@@ -45,9 +45,9 @@ pub fn forbidden(level: IsolationLevel, anomaly: Anomaly) -> bool {
 /// The recorded history and the counters of one run.
 #[derive(Default)]
 pub struct TxnHistory {
+    /// Every transaction; one whose outcome was never recorded (in flight,
+    /// or its node crashed) stays `Unknown`.
     records: Vec<TxnRecord>,
-    /// Outcome not yet known (the transaction is in flight, or its node crashed).
-    open: Vec<bool>,
     next_element: Element,
     bank_total: Option<i64>,
     /// The level the history is held to (see [`TxnHistory::set_initialised`]).
@@ -114,7 +114,6 @@ impl TxnHistory {
     pub fn begin(&mut self) -> usize {
         let id = self.records.len() as u64 + 1;
         self.records.push(TxnRecord { id, ops: Vec::new(), outcome: Outcome::Unknown });
-        self.open.push(true);
         self.records.len() - 1
     }
 
@@ -124,7 +123,6 @@ impl TxnHistory {
 
     pub fn finish(&mut self, txn: usize, outcome: Outcome) {
         self.records[txn].outcome = outcome;
-        self.open[txn] = false;
         if outcome == Outcome::Committed {
             self.acks += 1;
         }
@@ -153,10 +151,6 @@ impl TxnHistory {
     /// (recorded as a committed read) and `bank_sum` the accounts' sum.
     pub fn recovered(&mut self, level: IsolationLevel, state: BTreeMap<Key, Vec<Element>>, bank_sum: i64) {
         self.recoveries += 1;
-        // Transactions left open by the crash have unknown outcomes from now on.
-        for open in &mut self.open {
-            *open = false;
-        }
         let txn = self.begin();
         for (key, list) in &state {
             self.record(txn, Op::Read { key: *key, list: list.clone() });
@@ -197,7 +191,7 @@ impl TxnHistory {
                         "committed transaction T{} lost its append of {element} to key {key} after recovery",
                         record.id
                     );
-                    self.violation.get_or_insert(why);
+                    self.violate(why);
                     return;
                 }
             }

@@ -169,24 +169,12 @@ impl Node {
 
     /// Creates and fills the tables on first boot; later, checks the recovered state.
     async fn prepare(&self, engine: &TxnEngine) -> Result<Tables> {
-        let tables = match (engine.table(LISTS).await, engine.table(BANK).await) {
-            (Ok(lists), Ok(bank)) => Tables { lists, bank },
-            (Err(Error::InvalidInput(_)), _) | (_, Err(Error::InvalidInput(_))) => {
-                if lock(&self.history).initialised() {
-                    lock(&self.history).violate("the tables were created and filled, but are gone".into());
-                }
-                let lists = match engine.table(LISTS).await {
-                    Ok(table) => table,
-                    Err(_) => engine.create_table(LISTS).await?,
-                };
-                let bank = match engine.table(BANK).await {
-                    Ok(table) => table,
-                    Err(_) => engine.create_table(BANK).await?,
-                };
-                Tables { lists, bank }
-            }
-            (Err(error), _) | (_, Err(error)) => return Err(error),
-        };
+        let (lists, lists_created) = open_or_create(engine, LISTS).await?;
+        let (bank, bank_created) = open_or_create(engine, BANK).await?;
+        let tables = Tables { lists, bank };
+        if (lists_created || bank_created) && lock(&self.history).initialised() {
+            lock(&self.history).violate("the tables were created and filled, but are gone".into());
+        }
         if !lock(&self.history).initialised() {
             self.fill(engine, &tables).await?;
             return Ok(tables);
@@ -294,7 +282,8 @@ impl Node {
                 history.count(match error {
                     Error::Deadlock(_) => "deadlocks",
                     Error::LockTimeout(_) => "lock_timeouts",
-                    _ => "serialization_failures",
+                    Error::SerializationFailure(_) => "serialization_failures",
+                    _ => "conflicts",
                 });
                 Ok(())
             }
@@ -379,6 +368,15 @@ impl Node {
         }
         .await;
         self.settle(txn, index, body).await
+    }
+}
+
+/// The table called `name`, created if missing (then the flag is true).
+async fn open_or_create(engine: &TxnEngine, name: &str) -> Result<(TableId, bool)> {
+    match engine.table(name).await {
+        Ok(table) => Ok((table, false)),
+        Err(Error::InvalidInput(_)) => Ok((engine.create_table(name).await?, true)),
+        Err(error) => Err(error),
     }
 }
 
