@@ -102,6 +102,10 @@ pub enum Error {
     /// The feature exists in SQL or the API but RustyDB does not provide it.
     #[error("feature not supported: {0}")]
     NotSupported(String),
+    /// A SQL statement failed for a reason its SQLSTATE names (a syntax
+    /// error, an unknown column, a division by zero, a violated constraint).
+    #[error("{message}")]
+    Sql { sqlstate: &'static str, message: String },
 }
 
 impl Error {
@@ -123,7 +127,13 @@ impl Error {
             Error::Corrupt(_) | Error::CorruptPage { .. } => "XX001",
             Error::Io { .. } | Error::Poisoned(_) => "58030",
             Error::TaskCancelled => "57P01",
+            Error::Sql { sqlstate, .. } => sqlstate,
         }
+    }
+
+    /// Builds an [`Error::Sql`] with SQLSTATE `sqlstate`.
+    pub fn sql(sqlstate: &'static str, message: impl Into<String>) -> Self {
+        Error::Sql { sqlstate, message: message.into() }
     }
 
     /// Whether retrying the whole transaction may succeed (the error is about

@@ -15,6 +15,7 @@ pub mod env;
 pub mod error;
 pub mod index;
 pub mod storage;
+pub mod sql;
 pub mod store;
 pub mod txn;
 pub mod wal;
