@@ -89,6 +89,9 @@ pub struct Transaction {
     /// Ended early by a serialization failure, deadlock or lock timeout:
     /// its locks are gone, and no savepoint can revive it.
     aborted: bool,
+    /// READ COMMITTED snapshots are taken per SQL statement (by
+    /// [`Transaction::start_sql_statement`]) rather than per operation.
+    statement_snapshots: bool,
 }
 
 impl Transaction {
@@ -108,6 +111,7 @@ impl Transaction {
             newest_own: BTreeMap::new(),
             savepoints: Vec::new(),
             aborted: false,
+            statement_snapshots: false,
         })
     }
 
@@ -132,7 +136,20 @@ impl Transaction {
         lo: Bound<&[u8]>,
         hi: Bound<&[u8]>,
     ) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
-        let result = self.scan_inner(table, lo, hi).await;
+        let result = self.scan_inner(table, lo, hi, usize::MAX).await;
+        self.note(result)
+    }
+
+    /// At most `limit` rows with keys in `(lo, hi)`, in key order: the
+    /// first page of a scan; continue from just above the last key.
+    pub async fn scan_limit(
+        &mut self,
+        table: TableId,
+        lo: Bound<&[u8]>,
+        hi: Bound<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        let result = self.scan_inner(table, lo, hi, limit).await;
         self.note(result)
     }
 
@@ -328,9 +345,22 @@ impl Transaction {
 
     /// Checks the transaction may go on, and starts a statement: READ
     /// COMMITTED takes a new snapshot.
+    /// Switches READ COMMITTED to one snapshot per SQL statement, as
+    /// PostgreSQL takes them, and takes this statement's snapshot. Every
+    /// read until the next call sees the same committed state.
+    pub fn start_sql_statement(&mut self) -> Result<()> {
+        self.check_open()?;
+        self.statement_snapshots = true;
+        if self.options.level == IsolationLevel::ReadCommitted {
+            self.snapshot = self.shared.status.refresh(self.snapshot);
+        }
+        Ok(())
+    }
+
     fn start_statement(&mut self) -> Result<()> {
         self.check_open()?;
         match self.options.level {
+            IsolationLevel::ReadCommitted if self.statement_snapshots => {}
             IsolationLevel::ReadCommitted => self.snapshot = self.shared.status.refresh(self.snapshot),
             IsolationLevel::RepeatableRead => {}
             IsolationLevel::Serializable => self.shared.ssi.check(self.id())?,
@@ -408,6 +438,7 @@ impl Transaction {
         table: TableId,
         lo: Bound<&[u8]>,
         hi: Bound<&[u8]>,
+        limit: usize,
     ) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
         self.start_statement()?;
         self.lock_table_inner(table, LockMode::AccessShare).await?;
@@ -422,7 +453,7 @@ impl Transaction {
             if let Some(data) = visible.and_then(|version| version.row.clone()) {
                 rows.push((row.key, data));
             }
-            Ok(true)
+            Ok(rows.len() < limit)
         })
         .await?;
         self.note_skipped(skipped)?;

@@ -1,0 +1,296 @@
+//! Joins: hash join (equality keys), nested loop (any condition) and index
+//! nested loop.
+//!
+//! The first two buffer the right side (the build side) and stream the left,
+//! except index nested loop, which looks each left row's match up through
+//! an index. A join finds candidate (left, right) row pairs, evaluates the
+//! residual ON condition over batches of pairs, and then emits per its
+//! kind: matched pairs; unmatched left rows padded with NULLs (LEFT, FULL);
+//! unmatched right rows at the end (RIGHT, FULL); left rows with or without
+//! a match (SEMI, ANTI).
+
+use std::sync::Arc;
+
+use crate::env::BoxFuture;
+use crate::sql::batch::{BATCH_SIZE, Batch, Column};
+use crate::sql::catalog::{IndexDef, TableDef};
+use crate::sql::expr::Expr;
+use crate::sql::plan::{Access, JoinAlgo, JoinKind, Plan};
+use crate::sql::value::{DataType, Value};
+use crate::{Error, Result};
+
+use super::{BoxOp, ExecContext, FixedHashMap, Operator, batch_bytes, charge_memory, eval};
+
+
+/// Builds the operator for a Join node.
+pub fn build(plan: &Plan) -> Result<BoxOp> {
+    let Plan::Join { left, right, kind, on, algo, .. } = plan else {
+        return Err(Error::Corrupt("join operator built from a non-join node".into()));
+    };
+    let right_types = right.output_types();
+    let left_types = left.output_types();
+    let (left_keys, right_keys, index) = match algo {
+        JoinAlgo::NestedLoop => (vec![], vec![], None),
+        JoinAlgo::Hash { left_keys, right_keys } => {
+            (left_keys.clone(), right_keys.clone(), None)
+        }
+        JoinAlgo::IndexLookup { index, left_keys } => {
+            let Plan::Scan { table, filter, .. } = right.as_ref() else {
+                return Err(Error::Corrupt("index nested loop over a non-scan".into()));
+            };
+            (left_keys.clone(), vec![], Some((index.clone(), table.clone(), filter.clone())))
+        }
+    };
+    let right_op = if index.is_some() { None } else { Some(super::build(right)?) };
+    Ok(Box::new(JoinOp {
+        left: super::build(left)?,
+        right: right_op,
+        kind: *kind,
+        on: on.clone(),
+        left_keys,
+        right_keys,
+        index,
+        left_types,
+        right_types,
+        built: None,
+        right_matched: Vec::new(),
+        finished_left: false,
+    }))
+}
+
+/// The buffered right side.
+struct Built {
+    rows: Batch,
+    /// Key → right rows, when joining on keys.
+    table: Option<FixedHashMap<Vec<Value>, Vec<u32>>>,
+}
+
+struct JoinOp {
+    left: BoxOp,
+    right: Option<BoxOp>,
+    kind: JoinKind,
+    on: Option<Expr>,
+    left_keys: Vec<Expr>,
+    right_keys: Vec<Expr>,
+    index: Option<(Arc<IndexDef>, Arc<TableDef>, Option<Expr>)>,
+    left_types: Vec<DataType>,
+    right_types: Vec<DataType>,
+    built: Option<Built>,
+    right_matched: Vec<bool>,
+    finished_left: bool,
+}
+
+impl JoinOp {
+    async fn build_side(&mut self, ctx: &mut ExecContext) -> Result<()> {
+        let Some(right) = self.right.as_mut() else {
+            self.built = Some(Built { rows: Batch::default(), table: None });
+            return Ok(());
+        };
+        let mut rows = Batch { columns: self.right_types.iter().map(|t| Column::from_values(vec![], t)).collect(), len: 0 };
+        let mut bytes = 0;
+        while let Some(batch) = right.next(ctx).await? {
+            ctx.check_cancel()?;
+            bytes += batch_bytes(&batch);
+            charge_memory(ctx, bytes, "hash join build side")?;
+            rows.append(&batch);
+        }
+        let table = if self.right_keys.is_empty() {
+            None
+        } else {
+            let keys = key_rows(&self.right_keys, &rows, ctx).await?;
+            let mut table: FixedHashMap<Vec<Value>, Vec<u32>> = super::fixed_hash_map();
+            for (i, key) in keys.into_iter().enumerate() {
+                if key.iter().any(Value::is_null) {
+                    continue;
+                }
+                table.entry(key).or_default().push(i as u32);
+            }
+            Some(table)
+        };
+        self.right_matched = vec![false; rows.len];
+        self.built = Some(Built { rows, table });
+        Ok(())
+    }
+
+    /// Candidate right rows for each left row of `batch`.
+    async fn candidates(&self, batch: &Batch, ctx: &mut ExecContext) -> Result<Vec<Vec<u32>>> {
+        let built = self.built.as_ref().expect("built before probing");
+        match &built.table {
+            Some(table) => {
+                let keys = key_rows(&self.left_keys, batch, ctx).await?;
+                Ok(keys.iter().map(|k| table.get(k).cloned().unwrap_or_default()).collect())
+            }
+            None => {
+                let all: Vec<u32> = (0..built.rows.len as u32).collect();
+                Ok(vec![all; batch.len])
+            }
+        }
+    }
+
+    /// Matching right rows per left row, the ON condition applied.
+    async fn matches(&self, batch: &Batch, right: &Batch, candidates: Vec<Vec<u32>>, ctx: &mut ExecContext) -> Result<Vec<Vec<u32>>> {
+        let Some(on) = &self.on else { return Ok(candidates) };
+        let mut out = vec![Vec::new(); batch.len];
+        let mut pairs_l = Vec::new();
+        let mut pairs_r = Vec::new();
+        for (li, rs) in candidates.into_iter().enumerate() {
+            for r in rs {
+                pairs_l.push(li as u32);
+                pairs_r.push(r);
+                if pairs_l.len() >= BATCH_SIZE * 4 {
+                    self.check_pairs(on, batch, right, &mut pairs_l, &mut pairs_r, &mut out, ctx).await?;
+                }
+            }
+        }
+        self.check_pairs(on, batch, right, &mut pairs_l, &mut pairs_r, &mut out, ctx).await?;
+        Ok(out)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn check_pairs(
+        &self,
+        on: &Expr,
+        left: &Batch,
+        right: &Batch,
+        pairs_l: &mut Vec<u32>,
+        pairs_r: &mut Vec<u32>,
+        out: &mut [Vec<u32>],
+        ctx: &mut ExecContext,
+    ) -> Result<()> {
+        if pairs_l.is_empty() {
+            return Ok(());
+        }
+        let combined = combine(&left.gather(pairs_l), &right.gather(pairs_r));
+        let mask = eval(on, &combined, ctx).await?;
+        for k in super::eval::selected(&mask) {
+            out[pairs_l[k as usize] as usize].push(pairs_r[k as usize]);
+        }
+        pairs_l.clear();
+        pairs_r.clear();
+        Ok(())
+    }
+
+    /// Right rows matching each left row through the index.
+    async fn index_matches(&self, batch: &Batch, ctx: &mut ExecContext) -> Result<(Batch, Vec<Vec<u32>>)> {
+        let (index, table, filter) = self.index.as_ref().expect("index join");
+        let keys = key_rows(&self.left_keys, batch, ctx).await?;
+        let mut rows: Vec<Vec<Value>> = Vec::new();
+        let mut per_left = Vec::with_capacity(batch.len);
+        for key in keys {
+            let mut mine = Vec::new();
+            if !key.iter().any(Value::is_null) {
+                let eq = key.into_iter().map(|v| Expr::literal(v)).collect();
+                let access = Access::Index { index: index.clone(), eq, lo: None, hi: None };
+                for (_, row) in super::scan_range_keys(ctx, table.clone(), access, filter.as_ref()).await? {
+                    mine.push(rows.len() as u32);
+                    rows.push(row);
+                }
+            }
+            per_left.push(mine);
+        }
+        Ok((Batch::from_rows(&rows, &self.right_types), per_left))
+    }
+
+    async fn probe(&mut self, batch: Batch, ctx: &mut ExecContext) -> Result<Batch> {
+        let (right, matches) = if self.index.is_some() {
+            let (right, candidates) = self.index_matches(&batch, ctx).await?;
+            let matches = self.matches(&batch, &right, candidates, ctx).await?;
+            (right, matches)
+        } else {
+            let candidates = self.candidates(&batch, ctx).await?;
+            let right = self.built.as_ref().expect("built").rows.clone();
+            let matches = self.matches(&batch, &right, candidates, ctx).await?;
+            (right, matches)
+        };
+        self.emit(&batch, &right, &matches)
+    }
+
+    fn emit(&mut self, left: &Batch, right: &Batch, matches: &[Vec<u32>]) -> Result<Batch> {
+        match self.kind {
+            JoinKind::Semi | JoinKind::Anti => {
+                let want = self.kind == JoinKind::Semi;
+                let keep: Vec<u32> = (0..left.len as u32).filter(|&i| matches[i as usize].is_empty() != want).collect();
+                Ok(left.gather(&keep))
+            }
+            _ => {
+                let (mut li, mut ri) = (Vec::new(), Vec::new());
+                let mut unmatched = Vec::new();
+                for (l, rs) in matches.iter().enumerate() {
+                    if rs.is_empty() {
+                        unmatched.push(l as u32);
+                    }
+                    for &r in rs {
+                        li.push(l as u32);
+                        ri.push(r);
+                        if self.index.is_none() && let Some(m) = self.right_matched.get_mut(r as usize) {
+                            *m = true;
+                        }
+                    }
+                }
+                let mut out = combine(&left.gather(&li), &right.gather(&ri));
+                if matches!(self.kind, JoinKind::Left | JoinKind::Full) && !unmatched.is_empty() {
+                    let padded = combine(&left.gather(&unmatched), &nulls(&self.right_types, unmatched.len()));
+                    out.append(&padded);
+                }
+                Ok(out)
+            }
+        }
+    }
+
+    /// After the left side ends: right rows nothing matched (RIGHT, FULL).
+    fn unmatched_right(&mut self) -> Option<Batch> {
+        if !matches!(self.kind, JoinKind::Right | JoinKind::Full) {
+            return None;
+        }
+        let built = self.built.as_ref()?;
+        let rows: Vec<u32> = self.right_matched.iter().enumerate().filter(|(_, m)| !**m).map(|(i, _)| i as u32).collect();
+        if rows.is_empty() {
+            return None;
+        }
+        Some(combine(&nulls(&self.left_types, rows.len()), &built.rows.gather(&rows)))
+    }
+}
+
+impl Operator for JoinOp {
+    fn next<'a>(&'a mut self, ctx: &'a mut ExecContext) -> BoxFuture<'a, Result<Option<Batch>>> {
+        Box::pin(async move {
+            if self.built.is_none() {
+                self.build_side(ctx).await?;
+            }
+            loop {
+                ctx.check_cancel()?;
+                if self.finished_left {
+                    return Ok(None);
+                }
+                let Some(batch) = self.left.next(ctx).await? else {
+                    self.finished_left = true;
+                    return Ok(self.unmatched_right());
+                };
+                let out = self.probe(batch, ctx).await?;
+                if out.len > 0 {
+                    return Ok(Some(out));
+                }
+            }
+        })
+    }
+}
+
+/// The key values of every row of `batch`.
+async fn key_rows(keys: &[Expr], batch: &Batch, ctx: &mut ExecContext) -> Result<Vec<Vec<Value>>> {
+    let mut columns = Vec::with_capacity(keys.len());
+    for k in keys {
+        columns.push(eval(k, batch, ctx).await?);
+    }
+    Ok((0..batch.len).map(|i| columns.iter().map(|c| c.get(i)).collect()).collect())
+}
+
+/// Left columns then right columns.
+fn combine(left: &Batch, right: &Batch) -> Batch {
+    let mut columns = left.columns.clone();
+    columns.extend(right.columns.iter().cloned());
+    Batch { columns, len: left.len }
+}
+
+fn nulls(types: &[DataType], len: usize) -> Batch {
+    Batch { columns: types.iter().map(|t| Column::repeat(&Value::Null, t, len)).collect(), len }
+}

@@ -1,0 +1,256 @@
+//! Table access: full scans in primary-key order, index range scans, and
+//! the key encodings of rows and index entries.
+//!
+//! A table's storage key is its primary key (or hidden row id) encoded by
+//! `row::encode_key_values`. An index entry's key is the indexed values,
+//! followed by the row key unless the index is unique and no indexed value
+//! is NULL (so a unique index rejects duplicates by key collision, and NULLs
+//! never collide); the entry's value is the row key. The primary key is an
+//! [`IndexDef`] whose storage is the table itself.
+
+use std::ops::Bound;
+
+use crate::env::BoxFuture;
+use crate::sql::batch::{BATCH_SIZE, Batch};
+use crate::sql::catalog::{IndexDef, TableDef};
+use crate::sql::expr::Expr;
+use crate::sql::plan::{Access, Plan};
+use crate::sql::row::{decode_row, encode_key_values};
+use crate::sql::value::{DataType, Value};
+use crate::store::TableId;
+use crate::{Error, Result};
+
+use super::{ExecContext, Operator, eval, filter_batch};
+
+/// The storage key of `row` in `table`, or `None` for a table keyed by a
+/// hidden row id.
+pub fn row_key(table: &TableDef, row: &[Value]) -> Option<Vec<u8>> {
+    if table.primary_key.is_empty() {
+        return None;
+    }
+    let values: Vec<Value> = table.primary_key.iter().map(|&c| row[c].clone()).collect();
+    let mut key = Vec::new();
+    encode_key_values(&values, &mut key);
+    Some(key)
+}
+
+/// The key of `row`'s entry in `index`.
+pub fn index_entry_key(index: &IndexDef, row: &[Value], rowkey: &[u8]) -> Vec<u8> {
+    let values: Vec<Value> = index.columns.iter().map(|&c| row[c].clone()).collect();
+    let mut key = Vec::new();
+    encode_key_values(&values, &mut key);
+    if !index.unique || values.iter().any(Value::is_null) {
+        key.extend_from_slice(rowkey);
+    }
+    key
+}
+
+/// The smallest byte string greater than every string starting with `prefix`
+/// (`None` if there is none: all bytes 0xFF).
+pub fn prefix_successor(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut out = prefix.to_vec();
+    while let Some(last) = out.pop() {
+        if last < 0xFF {
+            out.push(last + 1);
+            return Some(out);
+        }
+    }
+    None
+}
+
+/// Key bounds of an index range, from evaluated bound values.
+fn key_bounds(eq: &[Value], lo: Option<(Value, bool)>, hi: Option<(Value, bool)>) -> (Bound<Vec<u8>>, Bound<Vec<u8>>) {
+    let encode = |extra: Option<&Value>| {
+        let mut values = eq.to_vec();
+        values.extend(extra.cloned());
+        let mut key = Vec::new();
+        encode_key_values(&values, &mut key);
+        key
+    };
+    let prefix = encode(None);
+    let lower = match &lo {
+        Some((v, true)) => Bound::Included(encode(Some(v))),
+        Some((v, false)) => prefix_successor(&encode(Some(v))).map(Bound::Included).unwrap_or(Bound::Excluded(encode(Some(v)))),
+        None if prefix.is_empty() => Bound::Unbounded,
+        None => Bound::Included(prefix.clone()),
+    };
+    let upper = match &hi {
+        Some((v, true)) => prefix_successor(&encode(Some(v))).map(Bound::Excluded).unwrap_or(Bound::Unbounded),
+        Some((v, false)) => Bound::Excluded(encode(Some(v))),
+        None => prefix_successor(&prefix).map(Bound::Excluded).unwrap_or(Bound::Unbounded),
+    };
+    (lower, upper)
+}
+
+fn as_slice(b: &Bound<Vec<u8>>) -> Bound<&[u8]> {
+    match b {
+        Bound::Included(v) => Bound::Included(v),
+        Bound::Excluded(v) => Bound::Excluded(v),
+        Bound::Unbounded => Bound::Unbounded,
+    }
+}
+
+/// Evaluates a bound expression (constant, parameter or outer reference).
+async fn bound_value(e: &Expr, ctx: &mut ExecContext) -> Result<Value> {
+    let one = Batch { columns: vec![], len: 1 };
+    Ok(eval(e, &one, ctx).await?.get(0))
+}
+
+/// Where a scan is in its work.
+enum Cursor {
+    NotStarted,
+    /// Paging through a key range of `storage` (the table or the index).
+    Range { storage: TableId, next: Bound<Vec<u8>>, hi: Bound<Vec<u8>> },
+    Done,
+}
+
+/// Reads a table: batches of `(storage key, row)`.
+pub struct TableReader {
+    table: std::sync::Arc<TableDef>,
+    access: Access,
+    cursor: Cursor,
+    /// Whether the range is over a secondary index (rows fetched by key).
+    via_index: bool,
+}
+
+impl TableReader {
+    pub fn new(table: std::sync::Arc<TableDef>, access: Access) -> TableReader {
+        TableReader { table, access, cursor: Cursor::NotStarted, via_index: false }
+    }
+
+    async fn start(&mut self, ctx: &mut ExecContext) -> Result<()> {
+        let table_id = self.table.table_id()?;
+        self.cursor = match &self.access {
+            Access::Full => Cursor::Range { storage: table_id, next: Bound::Unbounded, hi: Bound::Unbounded },
+            Access::Index { index, eq, lo, hi } => {
+                let mut eq_values = Vec::with_capacity(eq.len());
+                for e in eq {
+                    eq_values.push(bound_value(e, ctx).await?);
+                }
+                let lo = match lo {
+                    Some((e, inc)) => Some((bound_value(e, ctx).await?, *inc)),
+                    None => None,
+                };
+                let hi = match hi {
+                    Some((e, inc)) => Some((bound_value(e, ctx).await?, *inc)),
+                    None => None,
+                };
+                let null_bound = eq_values.iter().chain(lo.iter().map(|(v, _)| v)).chain(hi.iter().map(|(v, _)| v)).any(Value::is_null);
+                if null_bound {
+                    Cursor::Done
+                } else {
+                    let (next, hi) = key_bounds(&eq_values, lo, hi);
+                    let storage = index.table_id()?;
+                    self.via_index = storage != table_id;
+                    Cursor::Range { storage, next, hi }
+                }
+            }
+        };
+        Ok(())
+    }
+
+    /// The next up-to-[`BATCH_SIZE`] rows with their storage keys.
+    pub async fn next_rows(&mut self, ctx: &mut ExecContext) -> Result<Option<(Vec<Vec<u8>>, Vec<Vec<Value>>)>> {
+        if matches!(self.cursor, Cursor::NotStarted) {
+            self.start(ctx).await?;
+        }
+        let Cursor::Range { storage, next, hi } = &mut self.cursor else { return Ok(None) };
+        let page = ctx.txn.scan_limit(*storage, as_slice(next), as_slice(hi), BATCH_SIZE).await?;
+        if page.len() < BATCH_SIZE {
+            self.cursor = Cursor::Done;
+        } else if let (Cursor::Range { next, .. }, Some((last, _))) = (&mut self.cursor, page.last()) {
+            *next = Bound::Excluded(last.clone());
+        }
+        if page.is_empty() {
+            return Ok(None);
+        }
+        let (keys, rows) = if self.via_index {
+            let keys: Vec<Vec<u8>> = page.into_iter().map(|(_, rowkey)| rowkey).collect();
+            let rows = fetch_rows_by_keys(ctx, self.table.table_id()?, &keys).await?;
+            rows.into_iter().unzip()
+        } else {
+            let mut keys = Vec::with_capacity(page.len());
+            let mut rows = Vec::with_capacity(page.len());
+            for (key, bytes) in page {
+                keys.push(key);
+                rows.push(decode_row(&bytes)?);
+            }
+            (keys, rows)
+        };
+        Ok(Some((keys, rows)))
+    }
+}
+
+/// The rows under `keys` (skipping keys whose row is gone), with their keys.
+pub async fn fetch_rows_by_keys(ctx: &mut ExecContext, table: TableId, keys: &[Vec<u8>]) -> Result<Vec<(Vec<u8>, Vec<Value>)>> {
+    let mut out = Vec::with_capacity(keys.len());
+    for key in keys {
+        if let Some(bytes) = ctx.txn.get(table, key).await? {
+            out.push((key.clone(), decode_row(&bytes)?));
+        }
+    }
+    Ok(out)
+}
+
+/// Every `(key, row)` of `table` reachable by `access` that passes `filter`
+/// (what UPDATE and DELETE work on).
+pub async fn scan_range_keys(
+    ctx: &mut ExecContext,
+    table: std::sync::Arc<TableDef>,
+    access: Access,
+    filter: Option<&Expr>,
+) -> Result<Vec<(Vec<u8>, Vec<Value>)>> {
+    let types: Vec<DataType> = table.columns.iter().map(|c| c.data_type.clone()).collect();
+    let mut reader = TableReader::new(table, access);
+    let mut out = Vec::new();
+    while let Some((keys, rows)) = reader.next_rows(ctx).await? {
+        ctx.check_cancel()?;
+        match filter {
+            None => out.extend(keys.into_iter().zip(rows)),
+            Some(f) => {
+                let batch = Batch::from_rows(&rows, &types);
+                let mask = eval(f, &batch, ctx).await?;
+                for i in super::eval::selected(&mask) {
+                    out.push((keys[i as usize].clone(), rows[i as usize].clone()));
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The Scan plan node.
+pub struct ScanOp {
+    reader: TableReader,
+    filter: Option<Expr>,
+    types: Vec<DataType>,
+}
+
+impl ScanOp {
+    pub fn new(plan: &Plan) -> Result<ScanOp> {
+        let Plan::Scan { table, access, filter, .. } = plan else {
+            return Err(Error::Corrupt("ScanOp built from a non-scan node".into()));
+        };
+        let types = table.columns.iter().map(|c| c.data_type.clone()).collect();
+        Ok(ScanOp { reader: TableReader::new(table.clone(), access.clone()), filter: filter.clone(), types })
+    }
+}
+
+impl Operator for ScanOp {
+    fn next<'a>(&'a mut self, ctx: &'a mut ExecContext) -> BoxFuture<'a, Result<Option<Batch>>> {
+        Box::pin(async move {
+            loop {
+                ctx.check_cancel()?;
+                let Some((_, rows)) = self.reader.next_rows(ctx).await? else { return Ok(None) };
+                let batch = Batch::from_rows(&rows, &self.types);
+                let batch = match &self.filter {
+                    Some(f) => filter_batch(f, batch, ctx).await?,
+                    None => batch,
+                };
+                if batch.len > 0 {
+                    return Ok(Some(batch));
+                }
+            }
+        })
+    }
+}

@@ -1,0 +1,597 @@
+//! A session: one client's connection to a [`Database`].
+//!
+//! It owns the transaction state machine (autocommit, an explicit block
+//! after BEGIN, a failed block that accepts only ROLLBACK, as in
+//! PostgreSQL), session settings (SET / SHOW), prepared statements and
+//! their cached plans, and dispatches each statement to the query path
+//! (bind, plan, execute), DML (`dml.rs`) or DDL (`ddl.rs`).
+//!
+//! Invariants: outside a block, every statement runs in its own transaction
+//! that commits or rolls back before the call returns; inside a block the
+//! transaction is kept here between calls. A transaction that changed the
+//! catalog reads its own catalog and, when it ends, bumps the catalog
+//! generation, which invalidates every cached plan.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use sqlparser::ast;
+use sqlparser::dialect::PostgreSqlDialect;
+use sqlparser::parser::Parser;
+
+use crate::sql::binder::{Binder, BoundQuery};
+use crate::sql::catalog::Schema;
+use crate::sql::database::Database;
+use crate::sql::exec::{self, ExecContext};
+use crate::sql::functions::FunctionContext;
+use crate::sql::plan::Plan;
+use crate::sql::value::{DataType, Value};
+use crate::sql::{ddl, dml, planner};
+use crate::txn::{IsolationLevel, Transaction};
+use crate::{Error, Result};
+
+/// The most SQL text one call accepts.
+pub const MAX_SQL_BYTES: usize = 16 << 20;
+
+/// One output column of a result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResultColumn {
+    pub name: String,
+    pub data_type: DataType,
+}
+
+/// The result of one statement.
+#[derive(Debug, Clone, Default)]
+pub struct QueryResult {
+    /// Empty for statements that return no rows.
+    pub columns: Vec<ResultColumn>,
+    pub rows: Vec<Vec<Value>>,
+    /// PostgreSQL's command tag: `SELECT 3`, `INSERT 0 1`, `CREATE TABLE` …
+    pub tag: String,
+    /// Rows inserted, updated, deleted or returned.
+    pub affected: u64,
+}
+
+impl QueryResult {
+    pub fn command(tag: &str) -> QueryResult {
+        QueryResult { tag: tag.to_string(), ..QueryResult::default() }
+    }
+}
+
+/// A statement parsed and bound once, run many times with parameters.
+#[derive(Debug, Clone)]
+pub struct PreparedStatement {
+    pub sql: String,
+    statement: ast::Statement,
+    /// Parameter types, from the client or inferred.
+    pub param_types: Vec<DataType>,
+    /// Output columns (empty if the statement returns none).
+    pub columns: Vec<ResultColumn>,
+    /// The cached plan of a query and the catalog generation it was made at.
+    cached: Option<(u64, Arc<Plan>)>,
+}
+
+/// Transaction state between statements.
+enum TxnState {
+    /// No open block: each statement commits on its own.
+    Idle,
+    /// In a BEGIN … block.
+    Block(Transaction),
+    /// A statement in the block failed: only ROLLBACK (or COMMIT, which
+    /// rolls back) is accepted.
+    Failed,
+}
+
+pub struct Session {
+    db: Arc<Database>,
+    state: TxnState,
+    /// Whether the open block changed the catalog.
+    catalog_changed: bool,
+    default_isolation: IsolationLevel,
+    settings: BTreeMap<String, String>,
+    prepared: BTreeMap<String, PreparedStatement>,
+    last_values: BTreeMap<String, i64>,
+    /// Set by another task to cancel the running statement.
+    pub cancel: Arc<AtomicBool>,
+}
+
+/// Parses `sql` (PostgreSQL dialect) into statements.
+pub fn parse(sql: &str) -> Result<Vec<ast::Statement>> {
+    if sql.len() > MAX_SQL_BYTES {
+        return Err(Error::sql("54000", format!("statement longer than {MAX_SQL_BYTES} bytes")));
+    }
+    Parser::parse_sql(&PostgreSqlDialect {}, sql).map_err(|e| Error::sql("42601", format!("syntax error: {e}")))
+}
+
+/// Parses text that must be exactly one query (a view's definition).
+pub fn parse_single_query(sql: &str) -> Result<ast::Query> {
+    match parse(sql)?.pop() {
+        Some(ast::Statement::Query(q)) => Ok(*q),
+        _ => Err(Error::Corrupt(format!("stored query is not a query: {sql}"))),
+    }
+}
+
+impl Session {
+    pub(crate) fn new(db: Arc<Database>) -> Session {
+        let mut settings = BTreeMap::new();
+        for (k, v) in DEFAULT_SETTINGS {
+            settings.insert(k.to_string(), v.to_string());
+        }
+        Session {
+            db,
+            state: TxnState::Idle,
+            catalog_changed: false,
+            default_isolation: IsolationLevel::ReadCommitted,
+            settings,
+            prepared: BTreeMap::new(),
+            last_values: BTreeMap::new(),
+            cancel: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    pub fn database(&self) -> &Arc<Database> {
+        &self.db
+    }
+
+    /// Whether a transaction block is open (PostgreSQL's `T` / `E` status).
+    pub fn in_transaction(&self) -> bool {
+        !matches!(self.state, TxnState::Idle)
+    }
+
+    /// Whether the open block has failed (status `E`).
+    pub fn in_failed_transaction(&self) -> bool {
+        matches!(self.state, TxnState::Failed)
+    }
+
+    /// Runs every statement in `sql`, stopping at the first error.
+    pub async fn execute(&mut self, sql: &str) -> Result<Vec<QueryResult>> {
+        let statements = parse(sql)?;
+        let mut results = Vec::with_capacity(statements.len());
+        for statement in &statements {
+            results.push(self.run_statement(statement, &[], None).await?);
+        }
+        Ok(results)
+    }
+
+    /// Runs one statement with `$n` parameters.
+    pub async fn query(&mut self, sql: &str, params: &[Value]) -> Result<QueryResult> {
+        let mut statements = parse(sql)?;
+        if statements.len() != 1 {
+            return Err(Error::sql("42601", "cannot run several statements with parameters"));
+        }
+        let statement = statements.pop().expect("one statement");
+        self.run_statement(&statement, params, None).await
+    }
+
+    /// Parses and binds `sql` once; `param_types` may leave types unknown.
+    pub async fn prepare(&mut self, sql: &str, param_types: &[DataType]) -> Result<PreparedStatement> {
+        let mut statements = parse(sql)?;
+        if statements.len() > 1 {
+            return Err(Error::sql("42601", "cannot insert multiple commands into a prepared statement"));
+        }
+        let statement = statements.pop().unwrap_or(ast::Statement::Flush {
+            object_type: ast::FlushType::Tables,
+            location: None,
+            channel: None,
+            read_lock: false,
+            export: false,
+            tables: vec![],
+        });
+        let (param_types, columns) = self.describe(&statement, param_types).await?;
+        Ok(PreparedStatement { sql: sql.to_string(), statement, param_types, columns, cached: None })
+    }
+
+    /// Runs a prepared statement, reusing its plan while the catalog is unchanged.
+    pub async fn execute_prepared(&mut self, prepared: &mut PreparedStatement, params: &[Value]) -> Result<QueryResult> {
+        if params.len() < prepared.param_types.len() {
+            return Err(Error::sql("08P01", format!("statement needs {} parameters, got {}", prepared.param_types.len(), params.len())));
+        }
+        let params: Vec<Value> = params
+            .iter()
+            .zip(prepared.param_types.iter().chain(std::iter::repeat(&DataType::Unknown)))
+            .map(|(v, ty)| if *ty == DataType::Unknown { Ok(v.clone()) } else { crate::sql::cast::cast(v.clone(), ty) })
+            .collect::<Result<_>>()?;
+        let statement = prepared.statement.clone();
+        let result = self.run_statement(&statement, &params, Some(prepared)).await;
+        result
+    }
+
+    /// Parameter and result types of a statement, without running it.
+    async fn describe(&mut self, statement: &ast::Statement, param_types: &[DataType]) -> Result<(Vec<DataType>, Vec<ResultColumn>)> {
+        let query = match statement {
+            ast::Statement::Query(q) => Some(q.as_ref()),
+            _ => None,
+        };
+        let schema = self.schema_outside_txn().await?;
+        let mut binder = Binder::new(&schema).with_params(param_types.to_vec());
+        let columns = match query {
+            Some(q) => {
+                let bound = binder.bind_query(q)?;
+                result_columns(&bound)
+            }
+            None => {
+                dml::describe_params(&mut binder, statement)?;
+                dml::returning_columns(&mut binder, statement)?
+            }
+        };
+        let n = binder.params.len();
+        Ok(((0..n).map(|i| binder.param_type(i)).collect(), columns))
+    }
+
+    async fn schema_outside_txn(&mut self) -> Result<Arc<Schema>> {
+        match &mut self.state {
+            TxnState::Block(txn) if self.catalog_changed => Ok(Arc::new(self.db.catalog.load(txn).await?)),
+            _ => self.db.catalog.committed().await,
+        }
+    }
+
+    /// Runs one statement under the session's transaction rules.
+    async fn run_statement(
+        &mut self,
+        statement: &ast::Statement,
+        params: &[Value],
+        prepared: Option<&mut PreparedStatement>,
+    ) -> Result<QueryResult> {
+        self.cancel.store(false, std::sync::atomic::Ordering::Relaxed);
+        if let Some(result) = self.transaction_control(statement).await? {
+            return Ok(result);
+        }
+        if matches!(self.state, TxnState::Failed) {
+            return Err(Error::sql("25P02", "current transaction is aborted, commands ignored until end of transaction block"));
+        }
+        if let Some(result) = self.session_command(statement)? {
+            return Ok(result);
+        }
+        let (txn, autocommit) = match std::mem::replace(&mut self.state, TxnState::Idle) {
+            TxnState::Block(txn) => (txn, false),
+            _ => (self.db.engine.begin(self.default_isolation).await?, true),
+        };
+        let mut ctx = ExecContext::new(self.db.clone(), txn, params.to_vec(), self.function_context());
+        ctx.cancel = self.cancel.clone();
+        ctx.last_value = std::mem::take(&mut self.last_values);
+        ctx.memory_limit = self.work_mem();
+        let outcome = match ctx.txn.start_sql_statement() {
+            Ok(()) => self.dispatch(statement, &mut ctx, prepared).await,
+            Err(e) => Err(e),
+        };
+        self.last_values = std::mem::take(&mut ctx.last_value);
+        let ExecContext { txn, .. } = ctx;
+        self.finish_statement(txn, autocommit, outcome).await
+    }
+
+    /// Commits an autocommit statement, or keeps the block's transaction;
+    /// on error rolls back or marks the block failed.
+    async fn finish_statement(&mut self, txn: Transaction, autocommit: bool, outcome: Result<(QueryResult, bool)>) -> Result<QueryResult> {
+        match outcome {
+            Ok((result, changed_catalog)) => {
+                if autocommit {
+                    let committed = txn.commit().await;
+                    if changed_catalog || self.catalog_changed {
+                        self.db.catalog.invalidate();
+                        self.catalog_changed = false;
+                    }
+                    committed?;
+                } else {
+                    self.catalog_changed |= changed_catalog;
+                    self.state = TxnState::Block(txn);
+                }
+                Ok(result)
+            }
+            Err(e) => {
+                let _ = txn.rollback().await;
+                if !autocommit {
+                    self.state = TxnState::Failed;
+                }
+                Err(e)
+            }
+        }
+    }
+
+    async fn dispatch(&mut self, statement: &ast::Statement, ctx: &mut ExecContext, prepared: Option<&mut PreparedStatement>) -> Result<(QueryResult, bool)> {
+        let schema = self.schema_in(ctx).await?;
+        match statement {
+            ast::Statement::Query(query) => Ok((self.run_query(query, &schema, ctx, prepared).await?, false)),
+            ast::Statement::Explain { statement, analyze, .. } => Ok((self.explain(statement, *analyze, &schema, ctx).await?, false)),
+            ast::Statement::Insert(_) | ast::Statement::Update(_) | ast::Statement::Delete(_) => {
+                Ok((dml::execute(statement, &schema, ctx).await?, false))
+            }
+            ast::Statement::Analyze(a) => {
+                ddl::analyze(a, &schema, ctx).await?;
+                Ok((QueryResult::command("ANALYZE"), false))
+            }
+            other => {
+                let result = ddl::execute(other, &schema, ctx).await?;
+                Ok((result, true))
+            }
+        }
+    }
+
+    /// The schema a statement in `ctx`'s transaction sees.
+    async fn schema_in(&self, ctx: &mut ExecContext) -> Result<Arc<Schema>> {
+        if self.catalog_changed {
+            Ok(Arc::new(self.db.catalog.load(&mut ctx.txn).await?))
+        } else {
+            self.db.catalog.committed().await
+        }
+    }
+
+    async fn run_query(
+        &mut self,
+        query: &ast::Query,
+        schema: &Arc<Schema>,
+        ctx: &mut ExecContext,
+        prepared: Option<&mut PreparedStatement>,
+    ) -> Result<QueryResult> {
+        let generation = self.db.catalog.generation();
+        let cached = prepared.as_ref().and_then(|p| p.cached.clone()).filter(|(g, _)| *g == generation && !self.catalog_changed);
+        let (plan, columns) = match cached {
+            Some((_, plan)) => (plan, prepared.as_ref().map(|p| p.columns.clone()).unwrap_or_default()),
+            None => {
+                let param_types: Vec<DataType> = prepared.as_ref().map(|p| p.param_types.clone()).unwrap_or_else(|| ctx.params.iter().map(crate::sql::expr::literal_type).collect());
+                let mut binder = Binder::new(schema).with_params(param_types);
+                let bound = binder.bind_query(query)?;
+                let columns = result_columns(&bound);
+                let plan = Arc::new(plan_query(bound.plan, schema, ctx).await?);
+                if let Some(p) = prepared {
+                    p.cached = Some((generation, plan.clone()));
+                }
+                (plan, columns)
+            }
+        };
+        let batches = exec::collect(&plan, ctx).await?;
+        let rows: Vec<Vec<Value>> = batches.iter().flat_map(|b| (0..b.len).map(move |i| b.row(i))).collect();
+        let n = rows.len() as u64;
+        Ok(QueryResult { columns, rows, tag: format!("SELECT {n}"), affected: n })
+    }
+
+    async fn explain(&mut self, statement: &ast::Statement, analyze: bool, schema: &Arc<Schema>, ctx: &mut ExecContext) -> Result<QueryResult> {
+        let ast::Statement::Query(query) = statement else {
+            return Err(Error::NotSupported("EXPLAIN of statements other than queries".into()));
+        };
+        let mut binder = Binder::new(schema);
+        let bound = binder.bind_query(query)?;
+        let plan = plan_query(bound.plan, schema, ctx).await?;
+        let mut lines = plan.explain();
+        if analyze {
+            let start = self.db.env.clock.now();
+            let batches = exec::collect(&plan, ctx).await?;
+            let elapsed = self.db.env.clock.now().saturating_since(start);
+            let rows: usize = batches.iter().map(|b| b.len).sum();
+            lines.push(format!("Actual rows: {rows}"));
+            lines.push(format!("Execution Time: {:.3} ms", elapsed.as_secs_f64() * 1000.0));
+        }
+        let rows: Vec<Vec<Value>> = lines.into_iter().map(|l| vec![Value::Text(l)]).collect();
+        let n = rows.len() as u64;
+        Ok(QueryResult {
+            columns: vec![ResultColumn { name: "QUERY PLAN".into(), data_type: DataType::Text }],
+            rows,
+            tag: format!("EXPLAIN {n}"),
+            affected: n,
+        })
+    }
+
+    fn function_context(&self) -> FunctionContext {
+        let micros = (self.db.env.clock.wall_now().unix_millis() * 1000) as i64;
+        let random = self.db.env.random.clone();
+        let mut ctx = FunctionContext::fixed(micros);
+        ctx.random = Some(Box::new(move || (random.next_u64() >> 11) as f64 / (1u64 << 53) as f64));
+        ctx
+    }
+
+    fn work_mem(&self) -> usize {
+        self.settings.get("work_mem").and_then(|v| parse_memory(v)).unwrap_or(1 << 30)
+    }
+
+    /// BEGIN, COMMIT, ROLLBACK, SAVEPOINT …; `None` for other statements.
+    async fn transaction_control(&mut self, statement: &ast::Statement) -> Result<Option<QueryResult>> {
+        Ok(Some(match statement {
+            ast::Statement::StartTransaction { modes, .. } => {
+                if !matches!(self.state, TxnState::Idle) {
+                    // PostgreSQL warns and carries on.
+                    return Ok(Some(QueryResult::command("BEGIN")));
+                }
+                let level = isolation_of(modes).unwrap_or(self.default_isolation);
+                self.state = TxnState::Block(self.db.engine.begin(level).await?);
+                self.catalog_changed = false;
+                QueryResult::command("BEGIN")
+            }
+            ast::Statement::Commit { .. } => self.end_block(true).await?,
+            ast::Statement::Rollback { savepoint: None, .. } => self.end_block(false).await?,
+            ast::Statement::Rollback { savepoint: Some(name), .. } => {
+                let name = crate::sql::binder::ident_name(name);
+                match std::mem::replace(&mut self.state, TxnState::Idle) {
+                    TxnState::Block(mut txn) => {
+                        let result = txn.rollback_to_savepoint(&name).await;
+                        self.state = TxnState::Block(txn);
+                        result?;
+                    }
+                    TxnState::Failed => {
+                        return Err(Error::sql("25P02", "the transaction failed past its savepoints; ROLLBACK it"));
+                    }
+                    TxnState::Idle => return Err(no_block("ROLLBACK TO SAVEPOINT")),
+                }
+                QueryResult::command("ROLLBACK")
+            }
+            ast::Statement::Savepoint { name } => {
+                match &mut self.state {
+                    TxnState::Block(txn) => txn.savepoint(&crate::sql::binder::ident_name(name))?,
+                    TxnState::Failed => return Err(Error::sql("25P02", "current transaction is aborted, commands ignored until end of transaction block")),
+                    TxnState::Idle => return Err(no_block("SAVEPOINT")),
+                }
+                QueryResult::command("SAVEPOINT")
+            }
+            ast::Statement::ReleaseSavepoint { name } => {
+                match &mut self.state {
+                    TxnState::Block(txn) => txn.release_savepoint(&crate::sql::binder::ident_name(name))?,
+                    _ => return Err(no_block("RELEASE SAVEPOINT")),
+                }
+                QueryResult::command("RELEASE")
+            }
+            _ => return Ok(None),
+        }))
+    }
+
+    async fn end_block(&mut self, commit: bool) -> Result<QueryResult> {
+        let changed = std::mem::take(&mut self.catalog_changed);
+        let result = match std::mem::replace(&mut self.state, TxnState::Idle) {
+            TxnState::Block(txn) if commit => txn.commit().await.map(|()| QueryResult::command("COMMIT")),
+            TxnState::Block(txn) => txn.rollback().await.map(|()| QueryResult::command("ROLLBACK")),
+            TxnState::Failed => Ok(QueryResult::command("ROLLBACK")),
+            // PostgreSQL warns "there is no transaction in progress".
+            TxnState::Idle => Ok(QueryResult::command(if commit { "COMMIT" } else { "ROLLBACK" })),
+        };
+        if changed {
+            self.db.catalog.invalidate();
+        }
+        result
+    }
+
+    /// SET, SHOW, RESET and prepared-statement commands.
+    fn session_command(&mut self, statement: &ast::Statement) -> Result<Option<QueryResult>> {
+        Ok(Some(match statement {
+            ast::Statement::Set(set) => self.set(set)?,
+            ast::Statement::ShowVariable { variable } => {
+                let name = variable.iter().map(crate::sql::binder::ident_name).collect::<Vec<_>>().join(" ");
+                let value = self.show(&name)?;
+                QueryResult {
+                    columns: vec![ResultColumn { name: name.clone(), data_type: DataType::Text }],
+                    rows: vec![vec![Value::Text(value)]],
+                    tag: "SHOW".into(),
+                    affected: 1,
+                }
+            }
+            _ => return Ok(None),
+        }))
+    }
+
+    fn set(&mut self, set: &ast::Set) -> Result<QueryResult> {
+        match set {
+            ast::Set::SingleAssignment { variable, values, .. } => {
+                let name = variable.to_string().to_lowercase();
+                let value = values.iter().map(setting_text).collect::<Vec<_>>().join(", ");
+                self.set_variable(&name, &value)?;
+            }
+            ast::Set::SetTransaction { modes, session, .. } => {
+                let level = isolation_of(modes).ok_or_else(|| Error::NotSupported("SET TRANSACTION without ISOLATION LEVEL".into()))?;
+                if *session {
+                    self.default_isolation = level;
+                } else if matches!(self.state, TxnState::Block(_)) {
+                    return Err(Error::NotSupported("SET TRANSACTION inside a started transaction (give the level to BEGIN)".into()));
+                } else {
+                    return Err(no_block("SET TRANSACTION"));
+                }
+            }
+            ast::Set::SetTimeZone { value, .. } => self.set_variable("timezone", &setting_text(value))?,
+            ast::Set::SetNames { .. } => {}
+            other => return Err(Error::NotSupported(format!("{other}"))),
+        }
+        Ok(QueryResult::command("SET"))
+    }
+
+    fn set_variable(&mut self, name: &str, value: &str) -> Result<()> {
+        match name {
+            "default_transaction_isolation" | "transaction_isolation" => {
+                self.default_isolation = value.parse().map_err(|_| Error::sql("22023", format!("invalid isolation level: {value}")))?;
+            }
+            "timezone" | "time zone" if !matches!(value.to_lowercase().as_str(), "utc" | "gmt" | "'utc'" | "+00" | "0" | "default" | "local") => {
+                return Err(Error::NotSupported(format!("time zone {value} (only UTC)")));
+            }
+            "rw_implicit_flush" | "client_encoding" | "datestyle" | "extra_float_digits" | "application_name" | "search_path"
+            | "timezone" | "time zone" | "work_mem" | "statement_timeout" | "client_min_messages" | "intervalstyle"
+            | "standard_conforming_strings" | "bytea_output" | "lock_timeout" | "synchronous_commit" => {}
+            other => return Err(Error::sql("42704", format!("unrecognized configuration parameter \"{other}\""))),
+        }
+        self.settings.insert(name.to_string(), value.trim_matches('\'').to_string());
+        Ok(())
+    }
+
+    fn show(&self, name: &str) -> Result<String> {
+        match name {
+            "transaction_isolation" | "default_transaction_isolation" | "transaction isolation level" => {
+                Ok(self.default_isolation.name().to_lowercase())
+            }
+            other => self
+                .settings
+                .get(other)
+                .cloned()
+                .ok_or_else(|| Error::sql("42704", format!("unrecognized configuration parameter \"{other}\""))),
+        }
+    }
+
+    /// Registers a prepared statement under `name` (the wire protocol's and
+    /// PREPARE's namespace).
+    pub fn store_prepared(&mut self, name: &str, statement: PreparedStatement) {
+        self.prepared.insert(name.to_string(), statement);
+    }
+
+    pub fn prepared(&mut self, name: &str) -> Option<&mut PreparedStatement> {
+        self.prepared.get_mut(name)
+    }
+}
+
+/// Binds nothing, plans `plan` after refreshing stale statistics.
+pub async fn plan_query(plan: Plan, schema: &Arc<Schema>, ctx: &mut ExecContext) -> Result<Plan> {
+    ddl::refresh_stale_stats(&plan, ctx).await?;
+    let stats = &ctx.db.stats;
+    Ok(planner::optimize(plan, schema, &|id| stats.get(id)))
+}
+
+fn result_columns(bound: &BoundQuery) -> Vec<ResultColumn> {
+    bound.names.iter().zip(bound.types()).map(|(n, t)| ResultColumn { name: n.clone(), data_type: t }).collect()
+}
+
+fn no_block(what: &str) -> Error {
+    Error::sql("25P01", format!("{what} can only be used in transaction blocks"))
+}
+
+fn isolation_of(modes: &[ast::TransactionMode]) -> Option<IsolationLevel> {
+    modes.iter().find_map(|m| match m {
+        ast::TransactionMode::IsolationLevel(level) => Some(match level {
+            ast::TransactionIsolationLevel::Serializable => IsolationLevel::Serializable,
+            ast::TransactionIsolationLevel::RepeatableRead | ast::TransactionIsolationLevel::Snapshot => IsolationLevel::RepeatableRead,
+            _ => IsolationLevel::ReadCommitted,
+        }),
+        _ => None,
+    })
+}
+
+fn setting_text(e: &ast::Expr) -> String {
+    match e {
+        ast::Expr::Value(v) => match &v.value {
+            ast::Value::SingleQuotedString(s) => s.clone(),
+            other => other.to_string(),
+        },
+        ast::Expr::Identifier(i) => i.value.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn parse_memory(v: &str) -> Option<usize> {
+    let v = v.trim().to_lowercase();
+    let (digits, unit) = v.split_at(v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len()));
+    let n: usize = digits.parse().ok()?;
+    let scale = match unit.trim() {
+        "" | "kb" => 1 << 10,
+        "mb" => 1 << 20,
+        "gb" => 1 << 30,
+        "b" => 1,
+        _ => return None,
+    };
+    n.checked_mul(scale)
+}
+
+/// Settings SHOW knows before anything sets them.
+const DEFAULT_SETTINGS: &[(&str, &str)] = &[
+    ("server_version", "15.0"),
+    ("server_encoding", "UTF8"),
+    ("client_encoding", "UTF8"),
+    ("datestyle", "ISO, MDY"),
+    ("timezone", "UTC"),
+    ("intervalstyle", "postgres"),
+    ("integer_datetimes", "on"),
+    ("standard_conforming_strings", "on"),
+    ("search_path", "public"),
+    ("work_mem", "1GB"),
+    ("max_identifier_length", "63"),
+];

@@ -1,0 +1,116 @@
+//! Table and column statistics for the cost-based planner.
+//!
+//! ANALYZE reads a table and records its row count and, per column, the
+//! number of distinct values, the NULL fraction and the minimum and maximum.
+//! Between ANALYZEs the row count follows inserts and deletes, and a table
+//! whose modifications since its last ANALYZE exceed [`AUTO_ANALYZE_FRACTION`]
+//! of its rows (plus [`AUTO_ANALYZE_MIN`]) is re-analyzed before the next
+//! statement plans against it, as PostgreSQL's autovacuum would. Statistics
+//! live in memory: after a restart each table is analyzed on first use.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Mutex;
+
+use crate::sql::value::Value;
+
+/// Re-analyze once this fraction of rows changed…
+pub const AUTO_ANALYZE_FRACTION: f64 = 0.2;
+/// …plus this many rows.
+pub const AUTO_ANALYZE_MIN: f64 = 50.0;
+/// How many distinct values per column ANALYZE tracks exactly; beyond this
+/// it scales the sample's count.
+const DISTINCT_LIMIT: usize = 100_000;
+
+/// What ANALYZE learned about one column.
+#[derive(Debug, Clone, Default)]
+pub struct ColumnStats {
+    pub distinct: f64,
+    pub null_fraction: f64,
+    pub min: Option<Value>,
+    pub max: Option<Value>,
+}
+
+/// What the planner knows about one table.
+#[derive(Debug, Clone, Default)]
+pub struct TableStats {
+    pub rows: f64,
+    pub columns: Vec<ColumnStats>,
+    /// Inserted, updated or deleted rows since the last ANALYZE.
+    pub modified: f64,
+    pub analyzed: bool,
+}
+
+impl TableStats {
+    /// Computes statistics from all of a table's rows.
+    pub fn from_rows(rows: &[Vec<Value>], width: usize) -> TableStats {
+        let mut columns = Vec::with_capacity(width);
+        for c in 0..width {
+            let mut distinct: BTreeSet<&Value> = BTreeSet::new();
+            let mut nulls = 0usize;
+            let mut min: Option<&Value> = None;
+            let mut max: Option<&Value> = None;
+            for row in rows {
+                let v = &row[c];
+                if v.is_null() {
+                    nulls += 1;
+                    continue;
+                }
+                if distinct.len() < DISTINCT_LIMIT {
+                    distinct.insert(v);
+                }
+                if min.is_none_or(|m| v < m) {
+                    min = Some(v);
+                }
+                if max.is_none_or(|m| v > m) {
+                    max = Some(v);
+                }
+            }
+            let n = rows.len().max(1) as f64;
+            columns.push(ColumnStats {
+                distinct: distinct.len().max(1) as f64,
+                null_fraction: nulls as f64 / n,
+                min: min.cloned(),
+                max: max.cloned(),
+            });
+        }
+        TableStats { rows: rows.len() as f64, columns, modified: 0.0, analyzed: true }
+    }
+
+    /// Whether enough changed since the last ANALYZE to redo it.
+    pub fn stale(&self) -> bool {
+        !self.analyzed || self.modified > AUTO_ANALYZE_MIN + AUTO_ANALYZE_FRACTION * self.rows
+    }
+
+    /// Distinct values of column `c` (a guess when not analyzed).
+    pub fn distinct(&self, c: usize) -> f64 {
+        self.columns.get(c).map(|s| s.distinct).unwrap_or((self.rows / 10.0).max(1.0))
+    }
+}
+
+/// Statistics of every table, by table id.
+#[derive(Default)]
+pub struct StatsStore {
+    tables: Mutex<BTreeMap<u64, TableStats>>,
+}
+
+impl StatsStore {
+    pub fn get(&self, table: u64) -> Option<TableStats> {
+        self.tables.lock().expect("stats lock").get(&table).cloned()
+    }
+
+    pub fn set(&self, table: u64, stats: TableStats) {
+        self.tables.lock().expect("stats lock").insert(table, stats);
+    }
+
+    /// Records `inserted` new rows, `deleted` removed ones and `updated` changed ones.
+    pub fn note_changes(&self, table: u64, inserted: u64, deleted: u64, updated: u64) {
+        let mut tables = self.tables.lock().expect("stats lock");
+        let stats = tables.entry(table).or_default();
+        stats.rows = (stats.rows + inserted as f64 - deleted as f64).max(0.0);
+        stats.modified += (inserted + deleted + updated) as f64;
+    }
+
+    pub fn forget(&self, table: u64) {
+        self.tables.lock().expect("stats lock").remove(&table);
+    }
+}
