@@ -207,11 +207,11 @@ impl Expr {
         constant
     }
 
-    /// Whether the expression contains a subquery or an outer reference.
-    pub fn has_subquery_or_outer(&self) -> bool {
+    /// Whether the expression contains a subquery.
+    pub fn has_subquery(&self) -> bool {
         let mut found = false;
         self.walk(&mut |e| {
-            if matches!(e, Expr::Subquery(_) | Expr::Outer { .. }) {
+            if matches!(e, Expr::Subquery(_)) {
                 found = true;
             }
         });

@@ -41,7 +41,7 @@ pub struct FunctionContext {
     pub statement_time_micros: i64,
     /// Draws uniformly from [0, 1) for `random()` and `gen_random_uuid()`;
     /// without it those functions are not supported.
-    pub random: Option<Box<dyn FnMut() -> f64 + Send>>,
+    pub random: Option<Box<dyn FnMut() -> f64 + Send + Sync>>,
 }
 
 impl FunctionContext {

@@ -3,18 +3,35 @@
 //! A statement flows through one file per stage:
 //! `sqlparser` parses it; [`binder`] resolves names against the [`catalog`]
 //! and types every expression ([`expr`]); [`planner`] rewrites the logical
-//! plan and picks access paths, join order and algorithms from [`stats`];
-//! [`exec`] runs the physical plan on column [`batch`]es; [`session`] owns
-//! transactions, settings and prepared statements and is what the embedded
-//! library and the server talk to.
+//! [`plan`] and picks access paths, join order and algorithms from
+//! [`stats`]; [`exec`] runs the physical plan on column [`batch`]es;
+//! [`session`] owns transactions, settings and prepared statements and is
+//! what the embedded library and the server talk to; [`dml`] and [`ddl`]
+//! carry out writes and schema changes.
 //!
 //! Values and types live in [`value`]; casts and the text forms of values in
 //! [`cast`]; operators in [`ops`]; scalar functions in [`functions`]; how rows
-//! and keys are stored in [`row`].
+//! and keys are stored in [`row`]; sequences in [`sequence`].
 
+pub mod batch;
+pub mod binder;
 pub mod cast;
+pub mod catalog;
+pub mod database;
+pub mod ddl;
+pub mod dml;
+pub mod exec;
+pub mod expr;
 pub mod functions;
 pub mod ops;
+pub mod plan;
+pub mod planner;
+pub mod row;
+pub mod sequence;
+pub mod session;
+pub mod stats;
 pub mod value;
 
+pub use database::{Database, DatabaseConfig};
+pub use session::{PreparedStatement, QueryResult, ResultColumn, Session};
 pub use value::{DataType, Interval, Value};

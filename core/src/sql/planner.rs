@@ -84,7 +84,13 @@ impl Planner<'_> {
     fn plan_children(&self, plan: Plan) -> Plan {
         match plan {
             Plan::Project { input, exprs } => {
-                Plan::Project { input: Box::new(self.plan(*input)), exprs: exprs.into_iter().map(fold).collect() }
+                let input = self.plan(*input);
+                let identity = exprs.len() == input.width()
+                    && exprs.iter().enumerate().all(|(i, e)| matches!(e, Expr::Column { index, .. } if *index == i));
+                if identity {
+                    return input;
+                }
+                Plan::Project { input: Box::new(input), exprs: exprs.into_iter().map(fold).collect() }
             }
             Plan::Aggregate { input, group_by, aggs } => Plan::Aggregate { input: Box::new(self.plan(*input)), group_by, aggs },
             Plan::Window { input, calls } => Plan::Window { input: Box::new(self.plan(*input)), calls },
@@ -109,11 +115,9 @@ impl Planner<'_> {
     fn plan_cluster(&self, plan: Plan) -> Plan {
         let width = plan.width();
         let mut relations = Vec::new();
-        let mut conjuncts = Vec::new();
-        self.flatten(plan, 0, &mut relations, &mut conjuncts);
-        let (mut local, residual): (Vec<Expr>, Vec<Expr>) = conjuncts.into_iter().map(fold).partition(|c| !c.has_subquery_or_outer());
-        // A conjunct folded to TRUE is dropped.
-        local.retain(|c| !matches!(c, Expr::Literal(Value::Bool(true), _)));
+        let mut local = Vec::new();
+        let mut residual = Vec::new();
+        self.flatten(plan, 0, &mut relations, &mut local, &mut residual);
         let relations = self.push_down(relations, &mut local);
         let ordered = self.join_order(relations, &local);
         let joined = self.build_joins(ordered, local);
@@ -124,30 +128,51 @@ impl Planner<'_> {
         plan
     }
 
-    fn flatten(&self, plan: Plan, offset: usize, relations: &mut Vec<Relation>, conjuncts: &mut Vec<Expr>) {
+    /// Splits `plan` (at column `offset` of the cluster) into relations and
+    /// conjuncts. Conjuncts with subqueries go to `residual`, evaluated on
+    /// the cluster's rows in their original layout, which only matches a
+    /// subquery's outer references at offset 0; deeper ones stay in place.
+    fn flatten(&self, plan: Plan, offset: usize, relations: &mut Vec<Relation>, conjuncts: &mut Vec<Expr>, residual: &mut Vec<Expr>) {
+        let movable = |e: &Option<Expr>| offset == 0 || e.as_ref().is_none_or(|e| !e.has_subquery());
         match plan {
-            Plan::Join { left, right, kind: JoinKind::Inner, on, .. } => {
+            Plan::Join { left, right, kind: JoinKind::Inner, on, .. } if movable(&on) => {
                 let left_width = left.width();
-                self.flatten(*left, offset, relations, conjuncts);
-                self.flatten(*right, offset + left_width, relations, conjuncts);
+                self.flatten(*left, offset, relations, conjuncts, residual);
+                self.flatten(*right, offset + left_width, relations, conjuncts, residual);
                 if let Some(on) = on {
-                    conjuncts.extend(on.conjuncts().into_iter().map(|c| shift(c, offset)));
+                    self.split(on, offset, conjuncts, residual);
                 }
             }
-            Plan::Filter { input, predicate } if !predicate.has_subquery_or_outer() => {
-                self.flatten(*input, offset, relations, conjuncts);
-                conjuncts.extend(predicate.conjuncts().into_iter().map(|c| shift(c, offset)));
+            Plan::Filter { input, predicate } if movable(&Some(predicate.clone())) => {
+                let input = outer_to_inner(*input, &predicate);
+                self.flatten(input, offset, relations, conjuncts, residual);
+                self.split(predicate, offset, conjuncts, residual);
             }
             other => {
                 let plan = match other {
                     Plan::Filter { input, predicate } => {
                         Plan::Filter { input: Box::new(self.plan(*input)), predicate: fold(predicate) }
                     }
+                    Plan::Join { left, right, kind, on, algo, estimate } => {
+                        let planned = Plan::Join { left: Box::new(self.plan(*left)), right: Box::new(self.plan(*right)), kind, on, algo, estimate };
+                        planned
+                    }
                     other => self.plan(other),
                 };
                 let width = plan.width();
                 let rows = self.estimate(&plan);
                 relations.push(Relation { plan, offset, width, rows });
+            }
+        }
+    }
+
+    fn split(&self, predicate: Expr, offset: usize, conjuncts: &mut Vec<Expr>, residual: &mut Vec<Expr>) {
+        for c in predicate.conjuncts() {
+            let c = fold(shift(c, offset));
+            if c.has_subquery() {
+                residual.push(c);
+            } else if !matches!(c, Expr::Literal(Value::Bool(true), _)) {
+                conjuncts.push(c);
             }
         }
     }
@@ -330,6 +355,49 @@ impl Planner<'_> {
     }
 }
 
+/// A LEFT (RIGHT) join under a filter that rejects NULLs in the right
+/// (left) side's columns keeps no padded row: it is an inner join.
+fn outer_to_inner(input: Plan, predicate: &Expr) -> Plan {
+    let Plan::Join { left, right, kind, on, algo, estimate } = input else { return input };
+    let left_width = left.width();
+    let right_range = left_width..left_width + right.width();
+    let kind = match kind {
+        JoinKind::Left if rejects_nulls(predicate, &right_range) => JoinKind::Inner,
+        JoinKind::Right if rejects_nulls(predicate, &(0..left_width)) => JoinKind::Inner,
+        other => other,
+    };
+    Plan::Join { left, right, kind, on, algo, estimate }
+}
+
+/// Whether some conjunct is false or NULL whenever every column in
+/// `range` is NULL: a comparison whose operands are strict (columns,
+/// literals and arithmetic only) and read a column in `range`.
+fn rejects_nulls(predicate: &Expr, range: &std::ops::Range<usize>) -> bool {
+    fn strict(e: &Expr) -> bool {
+        match e {
+            Expr::Column { .. } | Expr::Literal(..) | Expr::Param { .. } => true,
+            Expr::Binary { op, left, right, .. } => {
+                matches!(op, BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div | BinaryOp::Mod | BinaryOp::Concat)
+                    && strict(left)
+                    && strict(right)
+            }
+            Expr::Cast { expr, .. } => strict(expr),
+            _ => false,
+        }
+    }
+    predicate.clone().conjuncts().iter().any(|c| match c {
+        Expr::Binary { op, left, right, .. }
+            if matches!(op, BinaryOp::Eq | BinaryOp::NotEq | BinaryOp::Lt | BinaryOp::LtEq | BinaryOp::Gt | BinaryOp::GtEq) =>
+        {
+            let mut cols = Vec::new();
+            c.columns_used(&mut cols);
+            strict(left) && strict(right) && cols.iter().any(|i| range.contains(i))
+        }
+        Expr::IsNull { expr, negated: true } => matches!(expr.as_ref(), Expr::Column { index, .. } if range.contains(index)),
+        _ => false,
+    })
+}
+
 /// Dynamic programming over left-deep orders: the cheapest (sum of
 /// intermediate sizes) order of each subset, extended one relation at a time.
 fn dp_order(relations: &[Relation], conjuncts: &[Expr], planner: &Planner) -> Vec<usize> {
@@ -429,7 +497,7 @@ fn equi_keys(on: &Expr, left_width: usize, right_width: usize) -> Option<(Vec<Ex
         let side = |e: &Expr| -> Option<bool> {
             let mut cols = Vec::new();
             e.columns_used(&mut cols);
-            if cols.is_empty() || e.has_subquery_or_outer() {
+            if cols.is_empty() || e.has_subquery() {
                 return None;
             }
             if cols.iter().all(|&i| i < left_width) {
@@ -717,10 +785,21 @@ mod tests {
     }
 
     #[test]
+    fn a_left_join_under_a_null_rejecting_filter_becomes_inner() {
+        let schema = schema();
+        let stats = stats_with(&[(1, 1000.0), (2, 1000.0)]);
+        let p = plan("SELECT * FROM a LEFT JOIN b ON a.x = b.x WHERE b.id > 5", &schema, &stats);
+        assert!(explain(&p).contains("Inner"), "{}", explain(&p));
+        let kept = plan("SELECT * FROM a LEFT JOIN b ON a.x = b.x WHERE b.id IS NULL", &schema, &stats);
+        assert!(explain(&kept).contains("Left"), "{}", explain(&kept));
+    }
+
+    #[test]
     fn subquery_predicates_stay_above_the_join() {
         let schema = schema();
         let p = plan("SELECT * FROM a, b WHERE a.x = b.x AND a.id IN (SELECT id FROM c)", &schema, &stats_with(&[]));
         let text = explain(&p);
-        assert!(text.starts_with("Filter"), "{text}");
+        let filter = text.find("Filter").expect("a filter");
+        assert!(filter < text.find("Hash Join").expect("a hash join"), "{text}");
     }
 }

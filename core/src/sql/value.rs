@@ -406,7 +406,7 @@ mod tests {
 
     #[test]
     fn equal_numbers_hash_alike() {
-        use std::hash::BuildHasher;
+        use std::hash::BuildHasher as _;
         let s = ahash::RandomState::with_seeds(1, 2, 3, 4);
         assert_eq!(s.hash_one(Value::Int(7)), s.hash_one(Value::Float(7.0)));
         assert_eq!(s.hash_one(Value::Int(7)), s.hash_one(Value::Numeric(Decimal::from(7))));
