@@ -101,15 +101,15 @@ fn data_sql(rows: u64) -> Vec<String> {
         "CREATE TABLE d1 (id INT PRIMARY KEY, name TEXT)".into(),
         "CREATE TABLE d2 (id INT PRIMARY KEY, grp INT)".into(),
         "CREATE TABLE t (id INT PRIMARY KEY, grp INT, val INT, pad TEXT)".into(),
-        format!("INSERT INTO d1 SELECT g, 'name' || g FROM ({}) AS s(g)", series(100)),
-        format!("INSERT INTO d2 SELECT g, g % 100 FROM ({}) AS s(g)", series(1000)),
-        format!("INSERT INTO t SELECT g, g % 100, (g * 7) % 1000, 'padding' FROM ({}) AS s(g)", series(rows)),
+        format!("INSERT INTO d1 SELECT g, 'name' || g FROM ({}) AS s", series(100)),
+        format!("INSERT INTO d2 SELECT g, g % 100 FROM ({}) AS s", series(1000)),
+        format!("INSERT INTO t SELECT g, g % 100, (g * 7) % 1000, 'padding' FROM ({}) AS s", series(rows)),
     ]
 }
 
-/// `SELECT g FROM 0..n-1` written so both engines accept it.
+/// `SELECT g FROM 1..=n` written so both engines accept it.
 fn series(n: u64) -> String {
-    format!("WITH RECURSIVE r(g) AS (SELECT 0 UNION ALL SELECT g + 1 FROM r WHERE g < {}) SELECT g FROM r", n - 1)
+    format!("WITH RECURSIVE r(g) AS (SELECT 1 UNION ALL SELECT g + 1 FROM r WHERE g < {n}) SELECT g FROM r")
 }
 
 async fn rustydb_load(dir: &Path, rows: u64) -> BenchResult<Session> {

@@ -167,7 +167,7 @@ fn add_column(
                 expr: check.expr.to_string(),
             }),
             ast::ColumnOption::ForeignKey(fk) => {
-                let fk_def = foreign_key(def, constraint_name, &[index], fk, schema)?;
+                let fk_def = foreign_key(def, constraint_name, &[index], &name, fk, schema)?;
                 def.foreign_keys.push(fk_def);
             }
             ast::ColumnOption::Generated { generation_expr: None, .. } | ast::ColumnOption::Identity(_) => {
@@ -218,7 +218,8 @@ fn add_table_constraint(def: &mut TableDef, constraint: &ast::TableConstraint, u
         }
         ast::TableConstraint::ForeignKey(fk) => {
             let cols = column_list(def, fk.columns.iter().map(ident_name))?;
-            let fk_def = foreign_key(def, fk.name.as_ref().map(ident_name), &cols, fk, schema)?;
+            let first = def.columns[cols[0]].name.clone();
+            let fk_def = foreign_key(def, fk.name.as_ref().map(ident_name), &cols, &first, fk, schema)?;
             def.foreign_keys.push(fk_def);
         }
         other => return Err(Error::NotSupported(format!("constraint {other}"))),
@@ -226,7 +227,7 @@ fn add_table_constraint(def: &mut TableDef, constraint: &ast::TableConstraint, u
     Ok(())
 }
 
-fn foreign_key(def: &TableDef, name: Option<String>, columns: &[usize], fk: &ast::ForeignKeyConstraint, schema: &Schema) -> Result<ForeignKeyDef> {
+fn foreign_key(def: &TableDef, name: Option<String>, columns: &[usize], first: &str, fk: &ast::ForeignKeyConstraint, schema: &Schema) -> Result<ForeignKeyDef> {
     let cascading = |a: &Option<ast::ReferentialAction>| matches!(a, Some(ast::ReferentialAction::Cascade | ast::ReferentialAction::SetNull | ast::ReferentialAction::SetDefault));
     if cascading(&fk.on_delete) || cascading(&fk.on_update) {
         return Err(Error::NotSupported("ON DELETE/UPDATE CASCADE, SET NULL, SET DEFAULT".into()));
@@ -241,7 +242,6 @@ fn foreign_key(def: &TableDef, name: Option<String>, columns: &[usize], fk: &ast
     if ref_columns.len() != columns.len() {
         return Err(Error::sql("42830", "number of referencing and referenced columns for foreign key disagree"));
     }
-    let first = &def.columns.get(columns[0]).map(|c| c.name.clone()).unwrap_or_default();
     Ok(ForeignKeyDef { name: name.unwrap_or_else(|| format!("{}_{first}_fkey", def.name)), columns: columns.to_vec(), ref_table, ref_columns })
 }
 
