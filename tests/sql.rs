@@ -229,3 +229,17 @@ async fn unsupported_statements_say_so() {
     assert!(matches!(err.sqlstate(), "0A000" | "42601"), "{err}");
     assert_eq!(c.execute("SELEC 1", &[]).await.unwrap_err().sqlstate(), "42601");
 }
+
+#[tokio::test]
+async fn copy_in_and_out_in_text_and_csv() {
+    let f = fixture("copy").await;
+    let mut c = f.db.connect();
+    c.execute_batch("CREATE TABLE t (k INT PRIMARY KEY, v TEXT)").await.unwrap();
+    let mut s = f.db.engine().session();
+    assert_eq!(s.copy_from("COPY t FROM STDIN", "1\tone\n2\t\\N\n\\.\n").await.unwrap(), 2);
+    assert_eq!(s.copy_from("COPY t (k, v) FROM STDIN WITH (FORMAT csv, HEADER true)", "k,v\n3,\"a,b\"\n4,\n").await.unwrap(), 2);
+    assert_eq!(rows(&mut c, "SELECT k, v FROM t ORDER BY k").await, ["1|one", "2|NULL", "3|a,b", "4|NULL"]);
+    assert_eq!(s.copy_to("COPY t TO STDOUT").await.unwrap(), "1\tone\n2\t\\N\n3\ta,b\n4\t\\N\n");
+    assert_eq!(s.copy_to("COPY (SELECT k FROM t WHERE k > 2) TO STDOUT WITH (FORMAT csv)").await.unwrap(), "3\n4\n");
+    assert_eq!(s.copy_from("COPY t FROM STDIN", "x\ty\n").await.unwrap_err().sqlstate(), "22P02");
+}

@@ -259,33 +259,74 @@ async fn run_insert(insert: &ast::Insert, schema: &Arc<Schema>, ctx: &mut ExecCo
         Some(items) => Some(bind_returning(&mut binder, items, &table_scope(&table, None))?),
         None => None,
     };
-    let checks = bind_checks(&mut binder, &table)?;
     let plan = crate::sql::session::plan_query(source_plan, schema, ctx).await?;
     let batches = exec::collect(&plan, ctx).await?;
+    let (count, written) = insert_batches(&table, &targets, batches, &conflict, ret.is_some(), schema, ctx).await?;
+    finish(ret, count, written, &table, ctx, |n| format!("INSERT 0 {n}")).await
+}
+
+/// Inserts rows given as values for the `targets` columns (defaults fill
+/// the rest); the count written and, if `keep`, the rows themselves.
+async fn insert_batches(
+    table: &Arc<TableDef>,
+    targets: &[usize],
+    batches: Vec<Batch>,
+    conflict: &Conflict,
+    keep: bool,
+    schema: &Arc<Schema>,
+    ctx: &mut ExecContext,
+) -> Result<(u64, Vec<Vec<Value>>)> {
+    let mut binder = Binder::new(schema);
+    let defaults = bind_defaults(&mut binder, table)?;
+    let checks = bind_checks(&mut binder, table)?;
     let indexes = schema.indexes_of(&table.name);
     let mut written = Vec::new();
+    let mut count = 0u64;
     for batch in batches {
-        let rows = complete_rows(&batch, &targets, &defaults, &table, ctx).await?;
-        check_rows(&rows, &table, &checks, ctx).await?;
+        ctx.check_cancel()?;
+        let rows = complete_rows(&batch, targets, &defaults, table, ctx).await?;
+        check_rows(&rows, table, &checks, ctx).await?;
         for row in rows {
-            check_foreign_keys(&row, &table, schema, ctx).await?;
-            if let Some(row) = insert_or_resolve(row, &table, &indexes, &conflict, ctx).await? {
-                written.push(row);
+            check_foreign_keys(&row, table, schema, ctx).await?;
+            if let Some(row) = insert_or_resolve(row, table, &indexes, conflict, ctx).await? {
+                count += 1;
+                if keep {
+                    written.push(row);
+                }
             }
         }
     }
-    ctx.db.stats.note_changes(table.id, written.len() as u64, 0, 0);
-    finish(ret, written, &table, ctx, |n| format!("INSERT 0 {n}")).await
+    ctx.db.stats.note_changes(table.id, count, 0, 0);
+    Ok((count, written))
+}
+
+/// COPY … FROM: inserts text fields (`None` is NULL) into `columns` of `table`.
+pub async fn copy_rows(table: &str, columns: &[ast::ObjectName], rows: Vec<Vec<Option<String>>>, schema: &Arc<Schema>, ctx: &mut ExecContext) -> Result<u64> {
+    let table = target_table(schema, table)?;
+    let targets = target_columns(&table, columns)?;
+    let types = vec![DataType::Text; targets.len()];
+    let mut batches = Vec::new();
+    for chunk in rows.chunks(crate::sql::batch::BATCH_SIZE) {
+        let mut values = Vec::with_capacity(chunk.len());
+        for (line, row) in chunk.iter().enumerate() {
+            if row.len() != targets.len() {
+                return Err(Error::sql("22P04", format!("COPY row {} has {} fields, expected {}", line + 1, row.len(), targets.len())));
+            }
+            values.push(row.iter().map(|f| f.clone().map(Value::Text).unwrap_or(Value::Null)).collect::<Vec<_>>());
+        }
+        batches.push(Batch::from_rows(&values, &types));
+    }
+    Ok(insert_batches(&table, &targets, batches, &Conflict::Error, false, schema, ctx).await?.0)
 }
 
 async fn finish(
     ret: Option<(Vec<Expr>, Vec<String>)>,
+    n: u64,
     written: Vec<Vec<Value>>,
     table: &TableDef,
     ctx: &mut ExecContext,
     tag: impl Fn(u64) -> String,
 ) -> Result<QueryResult> {
-    let n = written.len() as u64;
     let (columns, rows) = match ret {
         Some((exprs, names)) => returning(&exprs, &names, &written, table, ctx).await?,
         None => (vec![], vec![]),
@@ -627,7 +668,7 @@ async fn run_update(update: &ast::Update, schema: &Arc<Schema>, ctx: &mut ExecCo
         written.push(new_row);
     }
     ctx.db.stats.note_changes(table.id, 0, 0, written.len() as u64);
-    finish(ret, written, &table, ctx, |n| format!("UPDATE {n}")).await
+    finish(ret, written.len() as u64, written, &table, ctx, |n| format!("UPDATE {n}")).await
 }
 
 async fn run_delete(delete: &ast::Delete, schema: &Arc<Schema>, ctx: &mut ExecContext) -> Result<QueryResult> {
@@ -650,7 +691,7 @@ async fn run_delete(delete: &ast::Delete, schema: &Arc<Schema>, ctx: &mut ExecCo
         removed.push(row);
     }
     ctx.db.stats.note_changes(table.id, 0, removed.len() as u64, 0);
-    finish(ret, removed, &table, ctx, |n| format!("DELETE {n}")).await
+    finish(ret, removed.len() as u64, removed, &table, ctx, |n| format!("DELETE {n}")).await
 }
 
 /// Deletes a row and its index entries.

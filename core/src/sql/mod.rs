@@ -17,6 +17,7 @@ pub mod batch;
 pub mod binder;
 pub mod cast;
 pub mod catalog;
+pub mod copy;
 pub mod database;
 pub mod ddl;
 pub mod dml;

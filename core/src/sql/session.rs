@@ -94,6 +94,10 @@ pub struct Session {
     last_values: BTreeMap<String, i64>,
     /// Set by another task to cancel the running statement.
     pub cancel: Arc<AtomicBool>,
+    /// Data for the next COPY FROM STDIN (see [`Session::copy_from`]).
+    copy_data: Option<String>,
+    /// What the last COPY TO STDOUT produced.
+    copy_output: Option<String>,
 }
 
 /// Parses `sql` (PostgreSQL dialect) into statements.
@@ -127,7 +131,23 @@ impl Session {
             prepared: BTreeMap::new(),
             last_values: BTreeMap::new(),
             cancel: Arc::new(AtomicBool::new(false)),
+            copy_data: None,
+            copy_output: None,
         }
+    }
+
+    /// Runs `COPY … FROM STDIN` with `data` as its input; the rows loaded.
+    pub async fn copy_from(&mut self, sql: &str, data: &str) -> Result<u64> {
+        self.copy_data = Some(data.to_string());
+        let result = self.query(sql, &[]).await;
+        self.copy_data = None;
+        Ok(result?.affected)
+    }
+
+    /// Runs `COPY … TO STDOUT` and returns the data it wrote.
+    pub async fn copy_to(&mut self, sql: &str) -> Result<String> {
+        self.query(sql, &[]).await?;
+        self.copy_output.take().ok_or_else(|| Error::sql("42601", "not a COPY … TO STDOUT statement"))
     }
 
     pub fn database(&self) -> &Arc<Database> {
@@ -295,6 +315,26 @@ impl Session {
             ast::Statement::Explain { statement, analyze, .. } => Ok((self.explain(statement, *analyze, &schema, ctx).await?, false)),
             ast::Statement::Insert(_) | ast::Statement::Update(_) | ast::Statement::Delete(_) => {
                 Ok((dml::execute(statement, &schema, ctx).await?, false))
+            }
+            ast::Statement::Copy { source, to, target, options, legacy_options, payload } => {
+                let format = crate::sql::copy::CopyFormat::from_options(options, legacy_options)?;
+                let result = match (to, target, payload) {
+                    (false, ast::CopyTarget::Stdin, Some(payload)) => {
+                        let data = self.copy_data.take().unwrap_or_else(|| payload.data.clone());
+                        copy_in(source, &format, &data, &schema, ctx).await?
+                    }
+                    (false, ast::CopyTarget::Stdin, None) => match self.copy_data.take() {
+                        Some(data) => copy_in(source, &format, &data, &schema, ctx).await?,
+                        None => return Err(Error::sql("0A000", "COPY FROM STDIN needs its data: use Session::copy_from")),
+                    },
+                    (true, ast::CopyTarget::Stdout, _) => {
+                        let (result, data) = copy_out(source, &format, &schema, ctx).await?;
+                        self.copy_output = Some(data);
+                        result
+                    }
+                    _ => return Err(Error::NotSupported("COPY to or from server files or programs (use STDIN/STDOUT)".into())),
+                };
+                Ok((result, false))
             }
             ast::Statement::Analyze(a) => {
                 ddl::analyze(a, &schema, ctx).await?;
@@ -528,6 +568,39 @@ impl Session {
     pub fn prepared(&mut self, name: &str) -> Option<&mut PreparedStatement> {
         self.prepared.get_mut(name)
     }
+}
+
+async fn copy_in(source: &ast::CopySource, format: &crate::sql::copy::CopyFormat, data: &str, schema: &Arc<Schema>, ctx: &mut ExecContext) -> Result<QueryResult> {
+    let ast::CopySource::Table { table_name, columns } = source else {
+        return Err(Error::sql("42601", "COPY FROM needs a table"));
+    };
+    let rows = format.parse(data)?;
+    let columns: Vec<ast::ObjectName> = columns.iter().map(|c| ast::ObjectName::from(vec![c.clone()])).collect();
+    let table = crate::sql::binder::object_name(table_name)?;
+    let n = dml::copy_rows(&table, &columns, rows, schema, ctx).await?;
+    Ok(QueryResult { tag: format!("COPY {n}"), affected: n, ..QueryResult::default() })
+}
+
+async fn copy_out(source: &ast::CopySource, format: &crate::sql::copy::CopyFormat, schema: &Arc<Schema>, ctx: &mut ExecContext) -> Result<(QueryResult, String)> {
+    let query = match source {
+        ast::CopySource::Query(q) => (**q).clone(),
+        ast::CopySource::Table { table_name, columns } => {
+            let cols = if columns.is_empty() { "*".to_string() } else { columns.iter().map(|c| c.to_string()).collect::<Vec<_>>().join(", ") };
+            parse_single_query(&format!("SELECT {cols} FROM {table_name}"))?
+        }
+    };
+    let bound = Binder::new(schema).bind_query(&query)?;
+    let names = bound.names.clone();
+    let plan = plan_query(bound.plan, schema, ctx).await?;
+    let batches = exec::collect(&plan, ctx).await?;
+    let rows: Vec<Vec<Option<String>>> = batches
+        .iter()
+        .flat_map(|b| (0..b.len).map(move |i| b.row(i)))
+        .map(|row| row.iter().map(|v| if v.is_null() { None } else { Some(crate::sql::cast::format_value(v)) }).collect())
+        .collect();
+    let n = rows.len() as u64;
+    let data = format.write(&rows, Some(&names));
+    Ok((QueryResult { tag: format!("COPY {n}"), affected: n, ..QueryResult::default() }, data))
 }
 
 /// Binds nothing, plans `plan` after refreshing stale statistics.
