@@ -311,9 +311,6 @@ impl Operator for SetOpOp {
     }
 }
 
-/// Most iterations a recursive CTE may run before it is deemed runaway.
-const MAX_RECURSION: usize = 100_000;
-
 /// WITH RECURSIVE: base rows, then the step over the previous iteration's
 /// rows until it yields nothing (new).
 pub struct RecursiveOp {
@@ -335,7 +332,9 @@ impl RecursiveOp {
         let (base, _) = buffer_rows(&mut self.base, ctx, "recursive query").await?;
         let mut all = Vec::new();
         let mut frontier = self.keep_new(base, &mut seen);
-        for _ in 0..MAX_RECURSION {
+        // A runaway recursion ends at the memory limit or by cancellation.
+        loop {
+            ctx.check_cancel()?;
             if frontier.is_empty() {
                 return Ok(Output::new(all, &types));
             }
@@ -347,7 +346,6 @@ impl RecursiveOp {
             let rows: Vec<Vec<Value>> = batches.iter().flat_map(|b| (0..b.len).map(|i| b.row(i))).collect();
             frontier = self.keep_new(rows, &mut seen);
         }
-        Err(Error::sql("54001", "recursive query did not finish within 100000 iterations"))
     }
 
     fn keep_new(&self, rows: Vec<Vec<Value>>, seen: &mut FixedHashMap<Vec<Value>, ()>) -> Vec<Vec<Value>> {
