@@ -22,6 +22,11 @@ use std::time::Instant;
 use rustydb_benches::{BenchResult, Config, Rate, Rounds, TempDir, sqlite};
 use rustydb_core::sql::{Database, DatabaseConfig, Session, Value};
 
+/// mimalloc for both engines in this process: glibc's allocator spent a
+/// third of the run in malloc/free bookkeeping.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const ROWS: u64 = 1_000_000;
 const LOOKUPS: u64 = 20_000;
 

@@ -177,6 +177,73 @@ fn typed<T: Default + Copy>(
     Column { data: wrap(data), nulls }
 }
 
+/// Builds one column value by value, typed where the column type allows.
+#[derive(Debug)]
+pub enum ColumnBuilder {
+    Int(Vec<i64>, Vec<bool>),
+    Float(Vec<f64>, Vec<bool>),
+    Bool(Vec<bool>, Vec<bool>),
+    Values(Vec<Value>),
+}
+
+impl ColumnBuilder {
+    pub fn new(ty: &DataType, capacity: usize) -> ColumnBuilder {
+        match storage_kind(ty) {
+            Kind::Int => ColumnBuilder::Int(Vec::with_capacity(capacity), Vec::with_capacity(capacity)),
+            Kind::Float => ColumnBuilder::Float(Vec::with_capacity(capacity), Vec::with_capacity(capacity)),
+            Kind::Bool => ColumnBuilder::Bool(Vec::with_capacity(capacity), Vec::with_capacity(capacity)),
+            Kind::Values => ColumnBuilder::Values(Vec::with_capacity(capacity)),
+        }
+    }
+
+    /// Appends `value`; a value of an unexpected variant turns the builder
+    /// into a `Values` one (never a panic).
+    pub fn push(&mut self, value: Value) {
+        match (&mut *self, value) {
+            (ColumnBuilder::Int(v, n), Value::Int(i)) => {
+                v.push(i);
+                n.push(false);
+            }
+            (ColumnBuilder::Float(v, n), Value::Float(f)) => {
+                v.push(f);
+                n.push(false);
+            }
+            (ColumnBuilder::Bool(v, n), Value::Bool(b)) => {
+                v.push(b);
+                n.push(false);
+            }
+            (ColumnBuilder::Int(v, n), Value::Null) => {
+                v.push(0);
+                n.push(true);
+            }
+            (ColumnBuilder::Float(v, n), Value::Null) => {
+                v.push(0.0);
+                n.push(true);
+            }
+            (ColumnBuilder::Bool(v, n), Value::Null) => {
+                v.push(false);
+                n.push(true);
+            }
+            (ColumnBuilder::Values(v), value) => v.push(value),
+            (builder, value) => {
+                let mut values = std::mem::replace(builder, ColumnBuilder::Values(Vec::new())).finish().to_values();
+                values.push(value);
+                *builder = ColumnBuilder::Values(values);
+            }
+        }
+    }
+
+    pub fn finish(self) -> Column {
+        let nulls = |n: Vec<bool>| n.iter().any(|&x| x).then(|| Arc::new(n));
+        match self {
+            ColumnBuilder::Int(v, n) => Column { data: ColumnData::Int(v), nulls: nulls(n) },
+            ColumnBuilder::Float(v, n) => Column { data: ColumnData::Float(v), nulls: nulls(n) },
+            ColumnBuilder::Bool(v, n) => Column { data: ColumnData::Bool(v), nulls: nulls(n) },
+            ColumnBuilder::Values(v) => Column { data: ColumnData::Values(v), nulls: None },
+        }
+    }
+}
+
 /// A set of rows in column form.
 #[derive(Debug, Clone, Default)]
 pub struct Batch {

@@ -108,6 +108,23 @@ pub fn decode_row(bytes: &[u8]) -> Result<Vec<Value>> {
     Ok(row)
 }
 
+/// Decodes a stored row straight into column builders (one per column),
+/// without building a row of values first: the scan's hot path.
+pub fn decode_row_into(bytes: &[u8], builders: &mut [crate::sql::batch::ColumnBuilder]) -> Result<()> {
+    let mut reader = Reader { bytes, pos: 0 };
+    let len = reader.len()?;
+    if len != builders.len() {
+        return Err(Error::Corrupt(format!("stored row has {len} columns, the table {}", builders.len())));
+    }
+    for builder in builders.iter_mut() {
+        builder.push(reader.value()?);
+    }
+    if reader.pos != bytes.len() {
+        return Err(Error::Corrupt("trailing bytes after a stored row".into()));
+    }
+    Ok(())
+}
+
 struct Reader<'a> {
     bytes: &'a [u8],
     pos: usize,

@@ -398,11 +398,17 @@ impl Transaction {
     /// The newest version the snapshot sees, and the creators of newer
     /// versions it skipped because they are concurrent.
     fn pick_visible<'v>(&self, versions: &'v [Version]) -> (Option<&'v Version>, Vec<TxnId>) {
+        let (index, skipped) = self.pick_visible_index(versions);
+        (index.map(|i| &versions[i]), skipped)
+    }
+
+    /// [`Self::pick_visible`] as a position, so a caller can take the row.
+    fn pick_visible_index(&self, versions: &[Version]) -> (Option<usize>, Vec<TxnId>) {
         let view = self.shared.status.view();
         let mut skipped = Vec::new();
-        for version in versions.iter().rev() {
+        for (i, version) in versions.iter().enumerate().rev() {
             if view.visible(self.snapshot, version.creator) {
-                return (Some(version), skipped);
+                return (Some(i), skipped);
             }
             if view.status(version.creator) != XidStatus::Aborted {
                 skipped.push(version.creator);
@@ -447,10 +453,10 @@ impl Transaction {
         }
         let mut rows = Vec::new();
         let mut skipped = Vec::new();
-        table::scan(&self.shared.store, table, lo, hi, |row| {
-            let (visible, mut newer) = self.pick_visible(&row.versions);
+        table::scan(&self.shared.store, table, lo, hi, |mut row| {
+            let (visible, mut newer) = self.pick_visible_index(&row.versions);
             skipped.append(&mut newer);
-            if let Some(data) = visible.and_then(|version| version.row.clone()) {
+            if let Some(data) = visible.and_then(|i| row.versions.swap_remove(i).row) {
                 rows.push((row.key, data));
             }
             Ok(rows.len() < limit)

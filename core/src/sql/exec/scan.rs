@@ -11,11 +11,11 @@
 use std::ops::Bound;
 
 use crate::env::BoxFuture;
-use crate::sql::batch::{BATCH_SIZE, Batch};
+use crate::sql::batch::{BATCH_SIZE, Batch, ColumnBuilder};
 use crate::sql::catalog::{IndexDef, TableDef};
 use crate::sql::expr::Expr;
 use crate::sql::plan::{Access, Plan};
-use crate::sql::row::{decode_row, encode_key_values};
+use crate::sql::row::{decode_row, decode_row_into, encode_key_values};
 use crate::sql::value::{DataType, Value};
 use crate::store::TableId;
 use crate::{Error, Result};
@@ -149,8 +149,8 @@ impl TableReader {
         Ok(())
     }
 
-    /// The next up-to-[`BATCH_SIZE`] rows with their storage keys.
-    pub async fn next_rows(&mut self, ctx: &mut ExecContext) -> Result<Option<(Vec<Vec<u8>>, Vec<Vec<Value>>)>> {
+    /// The next up-to-[`BATCH_SIZE`] rows as (storage key, stored row).
+    pub async fn next_page(&mut self, ctx: &mut ExecContext) -> Result<Option<Vec<(Vec<u8>, Vec<u8>)>>> {
         if matches!(self.cursor, Cursor::NotStarted) {
             self.start(ctx).await?;
         }
@@ -164,19 +164,28 @@ impl TableReader {
         if page.is_empty() {
             return Ok(None);
         }
-        let (keys, rows) = if self.via_index {
-            let keys: Vec<Vec<u8>> = page.into_iter().map(|(_, rowkey)| rowkey).collect();
-            let rows = fetch_rows_by_keys(ctx, self.table.table_id()?, &keys).await?;
-            rows.into_iter().unzip()
-        } else {
-            let mut keys = Vec::with_capacity(page.len());
-            let mut rows = Vec::with_capacity(page.len());
-            for (key, bytes) in page {
-                keys.push(key);
-                rows.push(decode_row(&bytes)?);
+        if !self.via_index {
+            return Ok(Some(page));
+        }
+        let table = self.table.table_id()?;
+        let mut rows = Vec::with_capacity(page.len());
+        for (_, rowkey) in page {
+            if let Some(bytes) = ctx.txn.get(table, &rowkey).await? {
+                rows.push((rowkey, bytes));
             }
-            (keys, rows)
-        };
+        }
+        Ok(Some(rows))
+    }
+
+    /// The next up-to-[`BATCH_SIZE`] rows with their storage keys.
+    pub async fn next_rows(&mut self, ctx: &mut ExecContext) -> Result<Option<(Vec<Vec<u8>>, Vec<Vec<Value>>)>> {
+        let Some(page) = self.next_page(ctx).await? else { return Ok(None) };
+        let mut keys = Vec::with_capacity(page.len());
+        let mut rows = Vec::with_capacity(page.len());
+        for (key, bytes) in page {
+            keys.push(key);
+            rows.push(decode_row(&bytes)?);
+        }
         Ok(Some((keys, rows)))
     }
 }
@@ -241,8 +250,12 @@ impl Operator for ScanOp {
         Box::pin(async move {
             loop {
                 ctx.check_cancel()?;
-                let Some((_, rows)) = self.reader.next_rows(ctx).await? else { return Ok(None) };
-                let batch = Batch::from_rows(&rows, &self.types);
+                let Some(page) = self.reader.next_page(ctx).await? else { return Ok(None) };
+                let mut builders: Vec<ColumnBuilder> = self.types.iter().map(|t| ColumnBuilder::new(t, page.len())).collect();
+                for (_, bytes) in &page {
+                    decode_row_into(bytes, &mut builders)?;
+                }
+                let batch = Batch::new(builders.into_iter().map(ColumnBuilder::finish).collect(), page.len());
                 let batch = match &self.filter {
                     Some(f) => filter_batch(f, batch, ctx).await?,
                     None => batch,
