@@ -146,7 +146,9 @@ fn target_columns(table: &TableDef, columns: &[ast::ObjectName]) -> Result<Vec<u
 fn bind_source(binder: &mut Binder, source: &ast::Query, types: &[DataType]) -> Result<Plan> {
     let bound = match source.body.as_ref() {
         ast::SetExpr::Values(values) if source.order_by.is_none() && source.limit_clause.is_none() && source.with.is_none() => {
-            binder.bind_values(values, Some(types))?
+            // Fewer values than target columns: the rest take their defaults.
+            let width = values.rows.first().map(|r| r.content.len()).unwrap_or(0).min(types.len());
+            binder.bind_values(values, Some(&types[..width]))?
         }
         _ => binder.bind_query(source)?,
     };

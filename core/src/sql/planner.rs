@@ -640,7 +640,7 @@ pub fn fold(e: Expr) -> Expr {
         let one = Batch { columns: vec![], len: 1 };
         let precomputed = std::collections::BTreeMap::new();
         let mut functions = FunctionContext::fixed(0);
-        let mut env = crate::sql::exec::EvalEnv { params: &[], outer: &[], precomputed: &precomputed, functions: &mut functions };
+        let mut env = crate::sql::exec::EvalEnv { params: &[], outer: &[], precomputed: &precomputed, functions: &mut functions, rows: None };
         if matches!(node, Expr::Function { .. }) {
             // Functions may read the statement time; leave them to run time.
             return node;

@@ -31,6 +31,11 @@ use crate::sql::{ddl, dml, planner};
 use crate::txn::{IsolationLevel, Transaction};
 use crate::{Error, Result};
 
+/// How deeply expressions may nest (sqlparser's default of 50 rejects
+/// generated queries that PostgreSQL runs). Binding recurses as deeply, so
+/// this also bounds the stack the binder needs.
+const PARSER_RECURSION_LIMIT: usize = 400;
+
 /// The most SQL text one call accepts.
 pub const MAX_SQL_BYTES: usize = 16 << 20;
 
@@ -105,7 +110,11 @@ pub fn parse(sql: &str) -> Result<Vec<ast::Statement>> {
     if sql.len() > MAX_SQL_BYTES {
         return Err(Error::sql("54000", format!("statement longer than {MAX_SQL_BYTES} bytes")));
     }
-    Parser::parse_sql(&PostgreSqlDialect {}, sql).map_err(|e| Error::sql("42601", format!("syntax error: {e}")))
+    Parser::new(&PostgreSqlDialect {})
+        .with_recursion_limit(PARSER_RECURSION_LIMIT)
+        .try_with_sql(sql)
+        .and_then(|mut p| p.parse_statements())
+        .map_err(|e| Error::sql("42601", format!("syntax error: {e}")))
 }
 
 /// Parses text that must be exactly one query (a view's definition).

@@ -153,6 +153,9 @@ impl<'a> Binder<'a> {
             }
             rows.push(bound);
         }
+        if targets.is_some_and(|t| t.len() < width) {
+            return Err(Error::sql("42601", "INSERT has more expressions than target columns"));
+        }
         let types = match targets {
             Some(t) => t.to_vec(),
             None => self.values_types(&rows, width)?,

@@ -32,6 +32,37 @@ pub struct EvalEnv<'a> {
     /// Results of subquery and sequence nodes, by node address.
     pub precomputed: &'a BTreeMap<usize, Column>,
     pub functions: &'a mut FunctionContext,
+    /// When evaluating on a subset of the rows `precomputed` was made for
+    /// (a later operand of AND/OR/CASE/COALESCE), the original row of each
+    /// current row.
+    pub rows: Option<Vec<u32>>,
+}
+
+impl EvalEnv<'_> {
+    /// The precomputed column of node `e`, aligned with the current rows.
+    fn precomputed_for(&self, e: &Expr) -> Option<Column> {
+        let column = self.precomputed.get(&node_key(e))?;
+        Some(match &self.rows {
+            None => column.clone(),
+            Some(map) => column.gather(map),
+        })
+    }
+}
+
+/// Evaluates `e` on the rows `subset` of `batch`.
+fn eval_subset(e: &Expr, batch: &Batch, subset: &[u32], env: &mut EvalEnv) -> Result<Column> {
+    if subset.len() == batch.len && subset.iter().enumerate().all(|(i, &r)| i as u32 == r) {
+        return eval_sync(e, batch, env);
+    }
+    let sub = batch.gather(subset);
+    let saved = env.rows.take();
+    env.rows = Some(match &saved {
+        None => subset.to_vec(),
+        Some(map) => subset.iter().map(|&i| map[i as usize]).collect(),
+    });
+    let result = eval_sync(e, &sub, env);
+    env.rows = saved;
+    result
 }
 
 /// The address identifying a node in `precomputed`.
@@ -100,11 +131,7 @@ pub fn eval_sync(e: &Expr, batch: &Batch, env: &mut EvalEnv) -> Result<Column> {
         }
         Expr::InList { expr, list, negated } => in_list(expr, list, *negated, batch, env),
         Expr::Function { name, args, ty } => function(e, name, args, ty, batch, env),
-        Expr::Subquery(_) => env
-            .precomputed
-            .get(&node_key(e))
-            .cloned()
-            .ok_or_else(|| Error::Corrupt("subquery evaluated without its results".into())),
+        Expr::Subquery(_) => env.precomputed_for(e).ok_or_else(|| Error::Corrupt("subquery evaluated without its results".into())),
     }
 }
 
@@ -230,8 +257,7 @@ fn logic(a: &Expr, b: &Expr, batch: &Batch, env: &mut EvalEnv, is_and: bool) -> 
     let undecided: Vec<u32> = (0..batch.len as u32).filter(|&i| left.get(i as usize).as_bool() != Some(!is_and)).collect();
     let mut out: Vec<Value> = left.to_values();
     if !undecided.is_empty() {
-        let sub = if undecided.len() == batch.len { batch.clone() } else { batch.gather(&undecided) };
-        let right = eval_sync(b, &sub, env)?;
+        let right = eval_subset(b, batch, &undecided, env)?;
         for (k, &i) in undecided.iter().enumerate() {
             let (l, r) = (out[i as usize].as_bool(), right.get(k).as_bool());
             out[i as usize] = match (l, r) {
@@ -251,12 +277,11 @@ fn case(branches: &[(Expr, Expr)], otherwise: Option<&Expr>, ty: &DataType, batc
         if pending.is_empty() {
             break;
         }
-        let sub = batch.gather(&pending);
-        let cond = eval_sync(when, &sub, env)?;
+        let cond = eval_subset(when, batch, &pending, env)?;
         let (hit, miss): (Vec<usize>, Vec<usize>) = (0..pending.len()).partition(|&k| cond.get(k).as_bool() == Some(true));
         if !hit.is_empty() {
             let rows: Vec<u32> = hit.iter().map(|&k| pending[k]).collect();
-            let values = eval_sync(then, &batch.gather(&rows), env)?;
+            let values = eval_subset(then, batch, &rows, env)?;
             for (k, &row) in rows.iter().enumerate() {
                 out[row as usize] = values.get(k);
             }
@@ -264,7 +289,7 @@ fn case(branches: &[(Expr, Expr)], otherwise: Option<&Expr>, ty: &DataType, batc
         pending = miss.iter().map(|&k| pending[k]).collect();
     }
     if let (Some(e), false) = (otherwise, pending.is_empty()) {
-        let values = eval_sync(e, &batch.gather(&pending), env)?;
+        let values = eval_subset(e, batch, &pending, env)?;
         for (k, &row) in pending.iter().enumerate() {
             out[row as usize] = values.get(k);
         }
@@ -279,7 +304,7 @@ fn coalesce(args: &[Expr], ty: &DataType, batch: &Batch, env: &mut EvalEnv) -> R
         if pending.is_empty() {
             break;
         }
-        let values = eval_sync(arg, &batch.gather(&pending), env)?;
+        let values = eval_subset(arg, batch, &pending, env)?;
         let mut still = Vec::new();
         for (k, &row) in pending.iter().enumerate() {
             let v = values.get(k);
@@ -323,8 +348,8 @@ pub fn membership(v: &Value, values: impl Iterator<Item = Value>) -> Option<bool
 }
 
 fn function(node: &Expr, name: &str, args: &[Expr], ty: &DataType, batch: &Batch, env: &mut EvalEnv) -> Result<Column> {
-    if let Some(c) = env.precomputed.get(&node_key(node)) {
-        return Ok(c.clone());
+    if let Some(c) = env.precomputed_for(node) {
+        return Ok(c);
     }
     if name == "default" {
         return Err(Error::sql("42601", "DEFAULT is not allowed in this context"));

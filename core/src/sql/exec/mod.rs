@@ -134,7 +134,7 @@ pub async fn eval(e: &Expr, batch: &Batch, ctx: &mut ExecContext) -> Result<Colu
     if eval::needs_async(e) {
         precompute(e, batch, ctx, &mut precomputed).await?;
     }
-    let mut env = EvalEnv { params: &ctx.params, outer: &ctx.outer, precomputed: &precomputed, functions: &mut ctx.functions };
+    let mut env = EvalEnv { params: &ctx.params, outer: &ctx.outer, precomputed: &precomputed, functions: &mut ctx.functions, rows: None };
     eval_sync(e, batch, &mut env)
 }
 
