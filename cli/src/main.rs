@@ -23,6 +23,11 @@ enum Command {
     Server,
 }
 
+/// mimalloc: the engine allocates per value and glibc's allocator cost a
+/// third of the run time in profiles.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Sim(args) => sim::run(&args),

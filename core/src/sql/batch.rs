@@ -25,8 +25,58 @@ pub enum ColumnData {
     Int(Vec<i64>),
     Float(Vec<f64>),
     Bool(Vec<bool>),
-    /// Any other type; NULLs are `Value::Null` entries.
-    Values(Vec<Value>),
+    /// Any other type; NULLs are `Value::Null` entries. Shared, so
+    /// gathering rows (filters, joins) copies indices, not values.
+    Values(SharedValues),
+}
+
+/// Values behind an `Arc`, optionally seen through a row selection.
+#[derive(Debug, Clone)]
+pub struct SharedValues {
+    values: Arc<Vec<Value>>,
+    rows: Option<Arc<Vec<u32>>>,
+}
+
+impl SharedValues {
+    pub fn new(values: Vec<Value>) -> SharedValues {
+        SharedValues { values: Arc::new(values), rows: None }
+    }
+
+    pub fn len(&self) -> usize {
+        self.rows.as_ref().map_or(self.values.len(), |r| r.len())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn get(&self, row: usize) -> &Value {
+        match &self.rows {
+            None => &self.values[row],
+            Some(rows) => &self.values[rows[row] as usize],
+        }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Value> + '_ {
+        (0..self.len()).map(|i| self.get(i))
+    }
+
+    /// The rows at `indices`, sharing the values.
+    pub fn gather(&self, indices: &[u32]) -> SharedValues {
+        let rows = match &self.rows {
+            None => indices.to_vec(),
+            Some(rows) => indices.iter().map(|&i| rows[i as usize]).collect(),
+        };
+        SharedValues { values: self.values.clone(), rows: Some(Arc::new(rows)) }
+    }
+
+    /// Appends `other`'s rows, copying values only if they are shared or selected.
+    pub fn append(&mut self, other: &SharedValues) {
+        if self.rows.is_some() {
+            *self = SharedValues::new(self.iter().cloned().collect());
+        }
+        Arc::make_mut(&mut self.values).extend(other.iter().cloned());
+    }
 }
 
 /// One column of a batch.
@@ -53,7 +103,7 @@ impl Column {
 
     pub fn is_null(&self, row: usize) -> bool {
         match &self.data {
-            ColumnData::Values(v) => v[row].is_null(),
+            ColumnData::Values(v) => v.get(row).is_null(),
             _ => self.nulls.as_ref().is_some_and(|n| n[row]),
         }
     }
@@ -67,7 +117,7 @@ impl Column {
             ColumnData::Int(v) => Value::Int(v[row]),
             ColumnData::Float(v) => Value::Float(v[row]),
             ColumnData::Bool(v) => Value::Bool(v[row]),
-            ColumnData::Values(v) => v[row].clone(),
+            ColumnData::Values(v) => v.get(row).clone(),
         }
     }
 
@@ -77,7 +127,7 @@ impl Column {
             Kind::Int => typed(values, |v| if let Value::Int(i) = v { Some(*i) } else { None }, ColumnData::Int),
             Kind::Float => typed(values, |v| if let Value::Float(f) = v { Some(*f) } else { None }, ColumnData::Float),
             Kind::Bool => typed(values, |v| if let Value::Bool(b) = v { Some(*b) } else { None }, ColumnData::Bool),
-            Kind::Values => Column { data: ColumnData::Values(values), nulls: None },
+            Kind::Values => Column { data: ColumnData::Values(SharedValues::new(values)), nulls: None },
         }
     }
 
@@ -93,7 +143,7 @@ impl Column {
             ColumnData::Int(v) => ColumnData::Int(indices.iter().map(|&i| v[i as usize]).collect()),
             ColumnData::Float(v) => ColumnData::Float(indices.iter().map(|&i| v[i as usize]).collect()),
             ColumnData::Bool(v) => ColumnData::Bool(indices.iter().map(|&i| v[i as usize]).collect()),
-            ColumnData::Values(v) => ColumnData::Values(indices.iter().map(|&i| v[i as usize].clone()).collect()),
+            ColumnData::Values(v) => ColumnData::Values(v.gather(indices)),
         };
         Column { data, nulls }
     }
@@ -122,11 +172,11 @@ impl Column {
             (ColumnData::Int(a), ColumnData::Int(b)) => a.extend_from_slice(b),
             (ColumnData::Float(a), ColumnData::Float(b)) => a.extend_from_slice(b),
             (ColumnData::Bool(a), ColumnData::Bool(b)) => a.extend_from_slice(b),
-            (ColumnData::Values(a), ColumnData::Values(b)) => a.extend(b.iter().cloned()),
+            (ColumnData::Values(a), ColumnData::Values(b)) => a.append(b),
             (_, _) => {
                 let mut values = self.to_values();
                 values.extend(other.to_values());
-                *self = Column { data: ColumnData::Values(values), nulls: None };
+                *self = Column { data: ColumnData::Values(SharedValues::new(values)), nulls: None };
                 return;
             }
         }
@@ -170,7 +220,7 @@ fn typed<T: Default + Copy>(
                 data.push(T::default());
                 nulls.push(true);
             }
-            None => return Column { data: ColumnData::Values(values), nulls: None },
+            None => return Column { data: ColumnData::Values(SharedValues::new(values)), nulls: None },
         }
     }
     let nulls = nulls.iter().any(|&n| n).then(|| Arc::new(nulls));
@@ -239,7 +289,7 @@ impl ColumnBuilder {
             ColumnBuilder::Int(v, n) => Column { data: ColumnData::Int(v), nulls: nulls(n) },
             ColumnBuilder::Float(v, n) => Column { data: ColumnData::Float(v), nulls: nulls(n) },
             ColumnBuilder::Bool(v, n) => Column { data: ColumnData::Bool(v), nulls: nulls(n) },
-            ColumnBuilder::Values(v) => Column { data: ColumnData::Values(v), nulls: None },
+            ColumnBuilder::Values(v) => Column { data: ColumnData::Values(SharedValues::new(v)), nulls: None },
         }
     }
 }

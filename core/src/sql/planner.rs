@@ -439,8 +439,19 @@ fn greedy_order(relations: &[Relation], conjuncts: &[Expr], planner: &Planner) -
     let mut order = vec![first];
     let mut set = 1u64 << first;
     while order.len() < n {
-        let next = (0..n)
+        let connected: Vec<usize> = (0..n)
             .filter(|i| set & (1 << i) == 0)
+            .filter(|&i| {
+                conjuncts.iter().any(|c| {
+                    let rels = relations_of(c, relations);
+                    rels & (1 << i) != 0 && rels & set != 0
+                })
+            })
+            .collect();
+        // Cross products only when nothing left connects.
+        let candidates: Vec<usize> = if connected.is_empty() { (0..n).filter(|i| set & (1 << i) == 0).collect() } else { connected };
+        let next = candidates
+            .into_iter()
             .min_by(|&a, &b| {
                 let ra = planner.join_rows(relations, set | (1 << a), conjuncts);
                 let rb = planner.join_rows(relations, set | (1 << b), conjuncts);

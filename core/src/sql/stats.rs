@@ -81,9 +81,10 @@ impl TableStats {
         !self.analyzed || self.modified > AUTO_ANALYZE_MIN + AUTO_ANALYZE_FRACTION * self.rows
     }
 
-    /// Distinct values of column `c` (a guess when not analyzed).
+    /// Distinct values of column `c`; without statistics PostgreSQL's
+    /// default of 200, capped by the row count.
     pub fn distinct(&self, c: usize) -> f64 {
-        self.columns.get(c).map(|s| s.distinct).unwrap_or((self.rows / 10.0).max(1.0))
+        self.columns.get(c).map(|s| s.distinct).unwrap_or(self.rows.clamp(1.0, 200.0))
     }
 }
 

@@ -198,9 +198,11 @@ impl JoinOp {
             (right, matches)
         } else {
             let candidates = self.candidates(&batch, ctx).await?;
-            let right = self.built.as_ref().expect("built").rows.clone();
-            let matches = self.matches(&batch, &right, candidates, ctx).await?;
-            (right, matches)
+            let built = self.built.take().expect("built before probing");
+            let matches = self.matches(&batch, &built.rows, candidates, ctx).await;
+            let out = matches.and_then(|m| self.emit(&batch, &built.rows, &m));
+            self.built = Some(built);
+            return out;
         };
         self.emit(&batch, &right, &matches)
     }
