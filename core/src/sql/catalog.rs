@@ -1,17 +1,19 @@
 //! The catalog: tables, columns, constraints, indexes, views and sequences,
 //! stored in the engine itself and changed transactionally.
 //!
-//! Every object is one row of the versioned table `sql.catalog` (key: kind
-//! byte and name; row: the definition as JSON), written by the DDL
-//! statement's own transaction, so DDL commits and rolls back with it.
+//! Every object is one or more rows of the versioned table `sql.catalog`
+//! (key: kind byte, name, chunk number; rows: the definition as JSON, split
+//! into chunks that fit a B+Tree entry), written by the DDL statement's own
+//! transaction, so DDL commits and rolls back with it.
 //!
 //! Readers outside a DDL transaction use a cached [`Schema`] of the latest
 //! committed catalog, as PostgreSQL's catalog snapshots do. A transaction
 //! that changed the catalog reads its own uncommitted version instead. Every
 //! committed catalog change bumps the generation, which drops the cache and
-//! every cached plan. The storage tables of a new table or index are created
-//! at once, outside the transaction: a rolled-back CREATE leaves an empty
-//! storage table behind, never a visible object.
+//! every cached plan. All tables share one storage table (`sql.rows`) and
+//! all secondary indexes another (`sql.index`), each object's keys prefixed
+//! by its id, so creating and dropping objects never touches storage-level
+//! DDL.
 
 use std::collections::BTreeMap;
 use std::ops::Bound;
@@ -65,8 +67,8 @@ pub struct TableDef {
     pub primary_key: Vec<usize>,
     pub checks: Vec<CheckDef>,
     pub foreign_keys: Vec<ForeignKeyDef>,
-    /// The storage table the rows live in.
-    pub storage: String,
+    /// The storage table the rows live in (shared by every table; set when
+    /// the catalog is loaded).
     #[serde(skip)]
     pub storage_id: Option<TableId>,
 }
@@ -86,7 +88,22 @@ impl TableDef {
     pub fn rowid_sequence(&self) -> String {
         format!("sql.rowid.{}", self.id)
     }
+
+    /// Every storage key of this table starts with this prefix.
+    pub fn key_prefix(&self) -> [u8; 8] {
+        self.id.to_be_bytes()
+    }
+
+    /// The lock-manager target standing for the whole table: DDL takes it
+    /// exclusively, readers and writers in shared modes (the storage table
+    /// itself is shared by every SQL table).
+    pub fn lock_target(&self) -> TableId {
+        TableId(LOCK_TARGET_BASE | self.id)
+    }
 }
+
+/// Lock targets of SQL tables live above every real storage table id.
+const LOCK_TARGET_BASE: u64 = 1 << 62;
 
 /// A B+Tree index on columns of a table.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -98,7 +115,9 @@ pub struct IndexDef {
     pub unique: bool,
     /// Whether it is the index behind a PRIMARY KEY or UNIQUE constraint.
     pub constraint: bool,
-    pub storage: String,
+    /// Whether it is the primary key: the table's own rows, keyed by it.
+    #[serde(default)]
+    pub primary: bool,
     #[serde(skip)]
     pub storage_id: Option<TableId>,
 }
@@ -106,6 +125,12 @@ pub struct IndexDef {
 impl IndexDef {
     pub fn table_id(&self) -> Result<TableId> {
         self.storage_id.ok_or_else(|| Error::Corrupt(format!("index {} has no storage", self.name)))
+    }
+
+    /// Every entry key of this index starts with this prefix (the table's
+    /// own prefix for a primary key, whose id is the table's).
+    pub fn key_prefix(&self) -> [u8; 8] {
+        self.id.to_be_bytes()
     }
 }
 
@@ -162,21 +187,47 @@ enum Kind {
     Sequence = b's' as isize,
 }
 
+/// Storage table holding the rows of every SQL table.
+const ROWS_TABLE: &str = "sql.rows";
+/// Storage table holding the entries of every secondary index.
+const INDEX_TABLE: &str = "sql.index";
+/// Catalog entries are split into chunks this long (a B+Tree entry holds
+/// about a thousand bytes).
+const CHUNK_BYTES: usize = 768;
+
 /// The catalog: storage of definitions plus the cache of the committed one.
 pub struct Catalog {
     engine: Arc<TxnEngine>,
     table: TableId,
+    rows_table: TableId,
+    index_table: TableId,
     generation: AtomicU64,
     cached: Mutex<Option<(u64, Arc<Schema>)>>,
 }
 
 impl Catalog {
     pub async fn open(engine: &Arc<TxnEngine>) -> Result<Catalog> {
-        let table = match engine.table(CATALOG_TABLE).await {
-            Ok(id) => id,
-            Err(_) => engine.create_table(CATALOG_TABLE).await?,
-        };
-        Ok(Catalog { engine: engine.clone(), table, generation: AtomicU64::new(1), cached: Mutex::new(None) })
+        let table = storage_table(engine, CATALOG_TABLE).await?;
+        let rows_table = storage_table(engine, ROWS_TABLE).await?;
+        let index_table = storage_table(engine, INDEX_TABLE).await?;
+        Ok(Catalog {
+            engine: engine.clone(),
+            table,
+            rows_table,
+            index_table,
+            generation: AtomicU64::new(1),
+            cached: Mutex::new(None),
+        })
+    }
+
+    /// Fills in where a new table's rows live.
+    pub fn attach_table(&self, def: &mut TableDef) {
+        def.storage_id = Some(self.rows_table);
+    }
+
+    /// Fills in where a new index's entries live.
+    pub fn attach_index(&self, def: &mut IndexDef) {
+        def.storage_id = Some(if def.primary { self.rows_table } else { self.index_table });
     }
 
     /// Bumped by every committed catalog change; plans cached under an older
@@ -213,23 +264,35 @@ impl Catalog {
     pub async fn load(&self, txn: &mut Transaction) -> Result<Schema> {
         let rows = txn.scan(self.table, Bound::Unbounded, Bound::Unbounded).await?;
         let mut schema = Schema::default();
-        for (key, row) in rows {
-            self.add_object(&mut schema, &key, &row).await?;
+        let mut current: Option<(Vec<u8>, Vec<u8>)> = None;
+        for (key, chunk) in rows {
+            let object = object_of(&key)?;
+            match &mut current {
+                Some((name, bytes)) if name.as_slice() == object => bytes.extend_from_slice(&chunk),
+                _ => {
+                    if let Some((name, bytes)) = current.replace((object.to_vec(), chunk)) {
+                        self.add_object(&mut schema, &name, &bytes)?;
+                    }
+                }
+            }
+        }
+        if let Some((name, bytes)) = current {
+            self.add_object(&mut schema, &name, &bytes)?;
         }
         Ok(schema)
     }
 
-    async fn add_object(&self, schema: &mut Schema, key: &[u8], row: &[u8]) -> Result<()> {
+    fn add_object(&self, schema: &mut Schema, key: &[u8], row: &[u8]) -> Result<()> {
         let corrupt = |e: serde_json::Error| Error::Corrupt(format!("catalog entry: {e}"));
         match key.first().copied() {
             Some(b't') => {
                 let mut def: TableDef = serde_json::from_slice(row).map_err(corrupt)?;
-                def.storage_id = Some(self.engine.table(&def.storage).await?);
+                self.attach_table(&mut def);
                 schema.tables.insert(def.name.clone(), Arc::new(def));
             }
             Some(b'i') => {
                 let mut def: IndexDef = serde_json::from_slice(row).map_err(corrupt)?;
-                def.storage_id = Some(self.engine.table(&def.storage).await?);
+                self.attach_index(&mut def);
                 schema.indexes.insert(def.name.clone(), Arc::new(def));
             }
             Some(b'v') => {
@@ -243,11 +306,6 @@ impl Catalog {
             _ => return Err(Error::Corrupt("catalog entry of unknown kind".into())),
         }
         Ok(())
-    }
-
-    /// Creates the storage table a new table or index will use.
-    pub async fn create_storage(&self, name: &str) -> Result<TableId> {
-        self.engine.create_table(name).await
     }
 
     pub async fn put_table(&self, txn: &mut Transaction, def: &TableDef) -> Result<()> {
@@ -274,7 +332,11 @@ impl Catalog {
         row: serde_json::Result<Vec<u8>>,
     ) -> Result<()> {
         let row = row.map_err(|e| Error::Corrupt(format!("catalog entry: {e}")))?;
-        txn.put(self.table, &object_key(kind, name), &row).await
+        self.delete(txn, kind, name).await?;
+        for (i, chunk) in row.chunks(CHUNK_BYTES).enumerate() {
+            txn.put(self.table, &chunk_key(kind, name, i as u16), chunk).await?;
+        }
+        Ok(())
     }
 
     pub async fn delete_table(&self, txn: &mut Transaction, name: &str) -> Result<()> {
@@ -294,13 +356,37 @@ impl Catalog {
     }
 
     async fn delete(&self, txn: &mut Transaction, kind: Kind, name: &str) -> Result<()> {
-        txn.delete(self.table, &object_key(kind, name)).await?;
+        let lo = chunk_key(kind, name, 0);
+        let hi = chunk_key(kind, name, u16::MAX);
+        let chunks = txn.scan(self.table, Bound::Included(&lo[..]), Bound::Included(&hi[..])).await?;
+        for (key, _) in chunks {
+            txn.delete(self.table, &key).await?;
+        }
         Ok(())
     }
 }
 
-fn object_key(kind: Kind, name: &str) -> Vec<u8> {
+async fn storage_table(engine: &TxnEngine, name: &str) -> Result<TableId> {
+    match engine.table(name).await {
+        Ok(id) => Ok(id),
+        Err(_) => engine.create_table(name).await,
+    }
+}
+
+/// `kind ‖ name ‖ 0 ‖ chunk number`: names hold no NUL byte, so an
+/// object's chunks are adjacent and in order.
+fn chunk_key(kind: Kind, name: &str, chunk: u16) -> Vec<u8> {
     let mut key = vec![kind as u8];
     key.extend_from_slice(name.as_bytes());
+    key.push(0);
+    key.extend_from_slice(&chunk.to_be_bytes());
     key
+}
+
+/// The `kind ‖ name` part of a chunk key.
+fn object_of(key: &[u8]) -> Result<&[u8]> {
+    match key.len().checked_sub(3) {
+        Some(end) if key[end] == 0 => Ok(&key[..end]),
+        _ => Err(Error::Corrupt("catalog key without a chunk number".into())),
+    }
 }

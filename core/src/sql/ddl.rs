@@ -84,7 +84,6 @@ async fn create_table(create: &ast::CreateTable, schema: &Arc<Schema>, ctx: &mut
         primary_key: Vec::new(),
         checks: Vec::new(),
         foreign_keys: Vec::new(),
-        storage: format!("sql.t.{id}"),
         storage_id: None,
     };
     let mut uniques: Vec<(Option<String>, Vec<usize>)> = Vec::new();
@@ -101,7 +100,7 @@ async fn create_table(create: &ast::CreateTable, schema: &Arc<Schema>, ctx: &mut
     for (column, seq) in serials {
         create_sequence(seq.clone(), false, &[], Some(format!("{name}.{column}")), schema, ctx).await?;
     }
-    def.storage_id = Some(ctx.db.catalog.create_storage(&def.storage).await?);
+    ctx.db.catalog.attach_table(&mut def);
     ctx.db.catalog.put_table(&mut ctx.txn, &def).await?;
     if !def.primary_key.is_empty() {
         let pkey = IndexDef {
@@ -111,8 +110,8 @@ async fn create_table(create: &ast::CreateTable, schema: &Arc<Schema>, ctx: &mut
             columns: def.primary_key.clone(),
             unique: true,
             constraint: true,
-            storage: def.storage.clone(),
-            storage_id: def.storage_id,
+            primary: true,
+            storage_id: None,
         };
         ctx.db.catalog.put_index(&mut ctx.txn, &pkey).await?;
     }
@@ -120,9 +119,7 @@ async fn create_table(create: &ast::CreateTable, schema: &Arc<Schema>, ctx: &mut
         let cols: Vec<String> = columns.iter().map(|&c| def.columns[c].name.clone()).collect();
         let index_name = constraint_name.unwrap_or_else(|| format!("{name}_{}_key{}", cols.join("_"), if k > 0 { k.to_string() } else { String::new() }));
         let index_id = new_object_id(ctx).await?;
-        let storage = format!("sql.i.{index_id}");
-        let storage_id = Some(ctx.db.catalog.create_storage(&storage).await?);
-        let index = IndexDef { id: index_id, name: index_name, table: name.clone(), columns, unique: true, constraint: true, storage, storage_id };
+        let index = IndexDef { id: index_id, name: index_name, table: name.clone(), columns, unique: true, constraint: true, primary: false, storage_id: None };
         ctx.db.catalog.put_index(&mut ctx.txn, &index).await?;
     }
     ctx.db.stats.set(id, TableStats { analyzed: true, ..TableStats::default() });
@@ -301,11 +298,10 @@ async fn create_index(create: &ast::CreateIndex, schema: &Arc<Schema>, ctx: &mut
         return Ok(QueryResult::command("CREATE INDEX"));
     }
     ensure_free(schema, &name)?;
-    ctx.txn.lock_table(table.table_id()?, LockMode::Share).await?;
+    ctx.txn.lock_table(table.lock_target(), LockMode::Share).await?;
     let id = new_object_id(ctx).await?;
-    let storage = format!("sql.i.{id}");
-    let storage_id = Some(ctx.db.catalog.create_storage(&storage).await?);
-    let index = IndexDef { id, name: name.clone(), table: table.name.clone(), columns, unique: create.unique, constraint: false, storage, storage_id };
+    let mut index = IndexDef { id, name: name.clone(), table: table.name.clone(), columns, unique: create.unique, constraint: false, primary: false, storage_id: None };
+    ctx.db.catalog.attach_index(&mut index);
     backfill(&index, &table, ctx).await?;
     ctx.db.catalog.put_index(&mut ctx.txn, &index).await?;
     Ok(QueryResult::command("CREATE INDEX"))
@@ -389,7 +385,7 @@ async fn drop_table(name: &str, cascade: bool, schema: &Arc<Schema>, ctx: &mut E
             return Err(Error::sql("2BP01", format!("cannot drop table {name} because table {} depends on it", child.name)));
         }
     }
-    ctx.txn.lock_table(table.table_id()?, LockMode::AccessExclusive).await?;
+    ctx.txn.lock_table(table.lock_target(), LockMode::AccessExclusive).await?;
     delete_all_rows(&table, schema, ctx).await?;
     for index in schema.indexes_of(name) {
         ctx.db.catalog.delete_index(&mut ctx.txn, &index.name).await?;
@@ -407,7 +403,9 @@ async fn drop_index(name: &str, schema: &Arc<Schema>, ctx: &mut ExecContext) -> 
     if index.constraint {
         return Err(Error::sql("2BP01", format!("cannot drop index {name} because constraint {name} on table {} requires it", index.table)));
     }
-    let rows = ctx.txn.scan(index.table_id()?, std::ops::Bound::Unbounded, std::ops::Bound::Unbounded).await?;
+    let prefix = index.key_prefix();
+    let end = (index.id + 1).to_be_bytes();
+    let rows = ctx.txn.scan(index.table_id()?, std::ops::Bound::Included(&prefix[..]), std::ops::Bound::Excluded(&end[..])).await?;
     for (key, _) in rows {
         ctx.txn.delete(index.table_id()?, &key).await?;
     }
@@ -434,7 +432,7 @@ async fn alter_table(alter: &ast::AlterTable, schema: &Arc<Schema>, ctx: &mut Ex
         }
         return Err(Error::sql("42P01", format!("relation \"{name}\" does not exist")));
     };
-    ctx.txn.lock_table(table.table_id()?, LockMode::AccessExclusive).await?;
+    ctx.txn.lock_table(table.lock_target(), LockMode::AccessExclusive).await?;
     let mut def = (*table).clone();
     for op in &alter.operations {
         alter_one(&mut def, op, schema, ctx).await?;

@@ -23,7 +23,7 @@ use crate::sql::plan::{Access, Plan};
 use crate::sql::row::{decode_row, encode_key_values, encode_row};
 use crate::sql::session::{QueryResult, ResultColumn};
 use crate::sql::value::{DataType, Value};
-use crate::txn::RowLock;
+use crate::txn::{LockMode, RowLock};
 use crate::{Error, Result};
 
 /// Runs an INSERT, UPDATE or DELETE.
@@ -278,6 +278,7 @@ async fn insert_batches(
     schema: &Arc<Schema>,
     ctx: &mut ExecContext,
 ) -> Result<(u64, Vec<Vec<Value>>)> {
+    ctx.txn.lock_table(table.lock_target(), LockMode::RowExclusive).await?;
     let mut binder = Binder::new(schema);
     let defaults = bind_defaults(&mut binder, table)?;
     let checks = bind_checks(&mut binder, table)?;
@@ -455,7 +456,7 @@ async fn insert_or_resolve(row: Vec<Value>, table: &Arc<TableDef>, indexes: &[Ar
         Some(key) => key,
         None => {
             let id = ctx.db.sequences.next(&table.rowid_sequence()).await?;
-            let mut key = Vec::new();
+            let mut key = table.key_prefix().to_vec();
             encode_key_values(&[Value::Int(id)], &mut key);
             key
         }
@@ -480,7 +481,7 @@ async fn write_new_row(row: &[Value], key: &[u8], table: &TableDef, indexes: &[A
     encode_row(row, &mut bytes);
     let table_id = table.table_id()?;
     ctx.txn.insert(table_id, key, &bytes).await.map_err(|e| duplicate(e, &format!("{}_pkey", table.name), table, row))?;
-    for index in indexes.iter().filter(|i| i.storage != table.storage) {
+    for index in indexes.iter().filter(|i| !i.primary) {
         let entry = index_entry_key(index, row, key);
         ctx.txn.insert(index.table_id()?, &entry, key).await.map_err(|e| duplicate(e, &index.name, table, row))?;
     }
@@ -502,7 +503,7 @@ async fn find_conflict(row: &[Value], key: &[u8], table: &TableDef, indexes: &[A
     {
         return Ok(Some((key.to_vec(), decode_row(&bytes)?)));
     }
-    for index in indexes.iter().filter(|i| i.unique && i.storage != table.storage) {
+    for index in indexes.iter().filter(|i| i.unique && !i.primary) {
         let entry = index_entry_key(index, row, key);
         if let Some(existing_key) = ctx.txn.get(index.table_id()?, &entry).await?
             && let Some(bytes) = ctx.txn.get(table_id, &existing_key).await?
@@ -585,7 +586,7 @@ async fn replace_row(key: &[u8], old: &[Value], new: &[Value], table: &TableDef,
         ctx.txn.delete(table_id, key).await?;
         ctx.txn.insert(table_id, &new_key, &bytes).await.map_err(|e| duplicate(e, &format!("{}_pkey", table.name), table, new))?;
     }
-    for index in indexes.iter().filter(|i| i.storage != table.storage) {
+    for index in indexes.iter().filter(|i| !i.primary) {
         let old_entry = index_entry_key(index, old, key);
         let new_entry = index_entry_key(index, new, &new_key);
         if old_entry != new_entry || new_key != key {
@@ -621,6 +622,7 @@ fn delete_from(delete: &ast::Delete) -> Result<&ast::TableWithJoins> {
 
 /// Rows matching WHERE, found with the statement's snapshot.
 async fn candidates(table: &Arc<TableDef>, filter: Option<Expr>, schema: &Arc<Schema>, ctx: &mut ExecContext) -> Result<Vec<(Vec<u8>, Vec<Value>)>> {
+    ctx.txn.lock_table(table.lock_target(), LockMode::RowExclusive).await?;
     let scan = Plan::Scan { table: table.clone(), access: Access::Full, filter, estimate: 0.0 };
     let planned = crate::sql::session::plan_query(scan, schema, ctx).await?;
     let Plan::Scan { access, filter, .. } = planned else {
@@ -699,7 +701,7 @@ async fn run_delete(delete: &ast::Delete, schema: &Arc<Schema>, ctx: &mut ExecCo
 /// Deletes a row and its index entries.
 pub async fn delete_row(key: &[u8], row: &[Value], table: &TableDef, indexes: &[Arc<IndexDef>], ctx: &mut ExecContext) -> Result<()> {
     ctx.txn.delete(table.table_id()?, key).await?;
-    for index in indexes.iter().filter(|i| i.storage != table.storage) {
+    for index in indexes.iter().filter(|i| !i.primary) {
         ctx.txn.delete(index.table_id()?, &index_entry_key(index, row, key)).await?;
     }
     Ok(())

@@ -213,7 +213,7 @@ impl Planner<'_> {
         let mut best = (stats.rows.max(1.0), Access::Full);
         for index in self.schema.indexes_of(&table.name) {
             if let Some((access, matched)) = index_access(&index, &conjuncts, &stats) {
-                let cost = matched * if index.storage == table.storage { 1.5 } else { 4.0 } + 2.0;
+                let cost = matched * if index.primary { 1.5 } else { 4.0 } + 2.0;
                 if cost < best.0 {
                     best = (cost, access);
                 }
@@ -679,7 +679,6 @@ mod tests {
                 .iter()
                 .map(|c| ColumnDef { name: c.to_string(), data_type: DataType::Int32, nullable: true, default: None })
                 .collect();
-            let storage = format!("sql.t.{id}");
             let table = TableDef {
                 id,
                 name: name.into(),
@@ -687,7 +686,6 @@ mod tests {
                 primary_key: vec![0],
                 checks: vec![],
                 foreign_keys: vec![],
-                storage: storage.clone(),
                 storage_id: None,
             };
             schema.tables.insert(name.into(), Arc::new(table));
@@ -698,7 +696,7 @@ mod tests {
                 columns: vec![0],
                 unique: true,
                 constraint: true,
-                storage,
+                primary: true,
                 storage_id: None,
             };
             schema.indexes.insert(pkey.name.clone(), Arc::new(pkey));

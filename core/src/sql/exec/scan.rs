@@ -29,7 +29,7 @@ pub fn row_key(table: &TableDef, row: &[Value]) -> Option<Vec<u8>> {
         return None;
     }
     let values: Vec<Value> = table.primary_key.iter().map(|&c| row[c].clone()).collect();
-    let mut key = Vec::new();
+    let mut key = table.key_prefix().to_vec();
     encode_key_values(&values, &mut key);
     Some(key)
 }
@@ -37,7 +37,7 @@ pub fn row_key(table: &TableDef, row: &[Value]) -> Option<Vec<u8>> {
 /// The key of `row`'s entry in `index`.
 pub fn index_entry_key(index: &IndexDef, row: &[Value], rowkey: &[u8]) -> Vec<u8> {
     let values: Vec<Value> = index.columns.iter().map(|&c| row[c].clone()).collect();
-    let mut key = Vec::new();
+    let mut key = index.key_prefix().to_vec();
     encode_key_values(&values, &mut key);
     if !index.unique || values.iter().any(Value::is_null) {
         key.extend_from_slice(rowkey);
@@ -58,12 +58,12 @@ pub fn prefix_successor(prefix: &[u8]) -> Option<Vec<u8>> {
     None
 }
 
-/// Key bounds of an index range, from evaluated bound values.
-fn key_bounds(eq: &[Value], lo: Option<(Value, bool)>, hi: Option<(Value, bool)>) -> (Bound<Vec<u8>>, Bound<Vec<u8>>) {
+/// Key bounds within the keys starting with `object` (a table's or index's prefix).
+fn key_bounds(object: &[u8], eq: &[Value], lo: Option<(Value, bool)>, hi: Option<(Value, bool)>) -> (Bound<Vec<u8>>, Bound<Vec<u8>>) {
     let encode = |extra: Option<&Value>| {
         let mut values = eq.to_vec();
         values.extend(extra.cloned());
-        let mut key = Vec::new();
+        let mut key = object.to_vec();
         encode_key_values(&values, &mut key);
         key
     };
@@ -71,7 +71,6 @@ fn key_bounds(eq: &[Value], lo: Option<(Value, bool)>, hi: Option<(Value, bool)>
     let lower = match &lo {
         Some((v, true)) => Bound::Included(encode(Some(v))),
         Some((v, false)) => prefix_successor(&encode(Some(v))).map(Bound::Included).unwrap_or(Bound::Excluded(encode(Some(v)))),
-        None if prefix.is_empty() => Bound::Unbounded,
         None => Bound::Included(prefix.clone()),
     };
     let upper = match &hi {
@@ -119,9 +118,13 @@ impl TableReader {
     }
 
     async fn start(&mut self, ctx: &mut ExecContext) -> Result<()> {
+        ctx.txn.lock_table(self.table.lock_target(), crate::txn::LockMode::AccessShare).await?;
         let table_id = self.table.table_id()?;
         self.cursor = match &self.access {
-            Access::Full => Cursor::Range { storage: table_id, next: Bound::Unbounded, hi: Bound::Unbounded },
+            Access::Full => {
+                let (next, hi) = key_bounds(&self.table.key_prefix(), &[], None, None);
+                Cursor::Range { storage: table_id, next, hi }
+            }
             Access::Index { index, eq, lo, hi } => {
                 let mut eq_values = Vec::with_capacity(eq.len());
                 for e in eq {
@@ -139,9 +142,9 @@ impl TableReader {
                 if null_bound {
                     Cursor::Done
                 } else {
-                    let (next, hi) = key_bounds(&eq_values, lo, hi);
+                    let (next, hi) = key_bounds(&index.key_prefix(), &eq_values, lo, hi);
                     let storage = index.table_id()?;
-                    self.via_index = storage != table_id;
+                    self.via_index = !index.primary;
                     Cursor::Range { storage, next, hi }
                 }
             }
