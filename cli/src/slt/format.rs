@@ -48,6 +48,10 @@ pub fn format_cell(value: &Value, data_type: &DataType, type_char: Option<char>,
     }
     match corpus {
         Corpus::Sqlite if type_char == Some('R') => sqlite_real(value).unwrap_or_else(|| format_value(value)),
+        // SQLite has no boolean type: an `I` column's truth values are 1 and 0.
+        Corpus::Sqlite if type_char == Some('I') && matches!(value, Value::Bool(_)) => {
+            if matches!(value, Value::Bool(true)) { "1".into() } else { "0".into() }
+        }
         Corpus::DataFusion => datafusion_cell(value, data_type),
         Corpus::RisingLight if matches!(value, Value::Bool(_)) => format!("{}", matches!(value, Value::Bool(true))),
         _ => format_value(value),
@@ -150,6 +154,14 @@ mod tests {
         assert_eq!(cell(Value::Bool(false), Corpus::RisingLight), "false");
         assert_eq!(cell(Value::Bool(true), Corpus::DataFusion), "true");
         assert_eq!(cell(Value::Bool(false), Corpus::DataFusion), "false");
+    }
+
+    #[test]
+    fn sqlite_integer_columns_print_booleans_as_numbers() {
+        let i = |v: Value| format_cell(&v, &DataType::Bool, Some('I'), Corpus::Sqlite);
+        assert_eq!(i(Value::Bool(true)), "1");
+        assert_eq!(i(Value::Bool(false)), "0");
+        assert_eq!(format_cell(&Value::Bool(true), &DataType::Bool, Some('T'), Corpus::Sqlite), "t");
     }
 
     #[test]
