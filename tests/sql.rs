@@ -68,9 +68,22 @@ async fn scans_filters_and_projections_follow_sql_null_logic() {
     // NOT IN with a NULL in the list is never true.
     assert!(rows(&mut c, "SELECT id FROM emp WHERE id NOT IN (1, NULL)").await.is_empty());
     // Short-circuit: the division never runs on the row where it would fail.
-    assert_eq!(rows(&mut c, "SELECT id FROM emp WHERE salary <> 70 AND 100 / (salary - 70) > 3 ORDER BY id").await, ["2", "3"]);
-    assert_eq!(rows(&mut c, "SELECT CASE WHEN salary >= 90 THEN 'high' WHEN salary < 90 THEN 'low' ELSE '?' END FROM emp ORDER BY id").await, ["high", "low", "high", "low", "?"]);
-    assert_eq!(rows(&mut c, "SELECT coalesce(salary, -1), nullif(dept, 1) FROM emp WHERE id IN (1, 5) ORDER BY id").await, ["100|NULL", "-1|2"]);
+    assert_eq!(
+        rows(&mut c, "SELECT id FROM emp WHERE salary <> 70 AND 100 / (salary - 70) > 3 ORDER BY id").await,
+        ["2", "3"]
+    );
+    assert_eq!(
+        rows(
+            &mut c,
+            "SELECT CASE WHEN salary >= 90 THEN 'high' WHEN salary < 90 THEN 'low' ELSE '?' END FROM emp ORDER BY id"
+        )
+        .await,
+        ["high", "low", "high", "low", "?"]
+    );
+    assert_eq!(
+        rows(&mut c, "SELECT coalesce(salary, -1), nullif(dept, 1) FROM emp WHERE id IN (1, 5) ORDER BY id").await,
+        ["100|NULL", "-1|2"]
+    );
 }
 
 #[tokio::test]
@@ -78,13 +91,29 @@ async fn joins_of_every_kind() {
     let f = fixture("join").await;
     let mut c = f.db.connect();
     setup(&mut c).await;
-    assert_eq!(rows(&mut c, "SELECT e.name, d.title FROM emp e JOIN dept d ON e.dept = d.id ORDER BY e.id").await, ["ann|eng", "bob|eng", "cid|ops", "eve|ops"]);
-    assert_eq!(rows(&mut c, "SELECT e.name, d.title FROM emp e LEFT JOIN dept d ON e.dept = d.id WHERE e.id = 4").await, ["dee|NULL"]);
-    assert_eq!(rows(&mut c, "SELECT d.title FROM emp e RIGHT JOIN dept d ON e.dept = d.id WHERE e.id IS NULL").await, ["empty"]);
+    assert_eq!(
+        rows(&mut c, "SELECT e.name, d.title FROM emp e JOIN dept d ON e.dept = d.id ORDER BY e.id").await,
+        ["ann|eng", "bob|eng", "cid|ops", "eve|ops"]
+    );
+    assert_eq!(
+        rows(&mut c, "SELECT e.name, d.title FROM emp e LEFT JOIN dept d ON e.dept = d.id WHERE e.id = 4").await,
+        ["dee|NULL"]
+    );
+    assert_eq!(
+        rows(&mut c, "SELECT d.title FROM emp e RIGHT JOIN dept d ON e.dept = d.id WHERE e.id IS NULL").await,
+        ["empty"]
+    );
     assert_eq!(rows(&mut c, "SELECT count(*) FROM emp e FULL JOIN dept d ON e.dept = d.id").await, ["6"]);
     assert_eq!(rows(&mut c, "SELECT count(*) FROM emp, dept").await, ["15"]);
-    assert_eq!(rows(&mut c, "SELECT title FROM dept d WHERE EXISTS (SELECT 1 FROM emp e WHERE e.dept = d.id) ORDER BY 1").await, ["eng", "ops"]);
-    assert_eq!(rows(&mut c, "SELECT title FROM dept d WHERE NOT EXISTS (SELECT 1 FROM emp e WHERE e.dept = d.id)").await, ["empty"]);
+    assert_eq!(
+        rows(&mut c, "SELECT title FROM dept d WHERE EXISTS (SELECT 1 FROM emp e WHERE e.dept = d.id) ORDER BY 1")
+            .await,
+        ["eng", "ops"]
+    );
+    assert_eq!(
+        rows(&mut c, "SELECT title FROM dept d WHERE NOT EXISTS (SELECT 1 FROM emp e WHERE e.dept = d.id)").await,
+        ["empty"]
+    );
     assert_eq!(rows(&mut c, "SELECT e.name FROM emp e JOIN dept d USING (id) ORDER BY 1").await, ["ann", "bob", "cid"]);
     // A non-equi join runs as a nested loop.
     assert_eq!(rows(&mut c, "SELECT count(*) FROM emp a JOIN emp b ON a.salary < b.salary").await, ["6"]);
@@ -95,11 +124,21 @@ async fn aggregation_grouping_and_having() {
     let f = fixture("agg").await;
     let mut c = f.db.connect();
     setup(&mut c).await;
-    assert_eq!(rows(&mut c, "SELECT dept, count(*), sum(salary), min(name), max(salary) FROM emp GROUP BY dept ORDER BY dept").await, ["1|2|180|ann|100", "2|2|90|cid|90", "NULL|1|70|dee|70"]);
+    assert_eq!(
+        rows(&mut c, "SELECT dept, count(*), sum(salary), min(name), max(salary) FROM emp GROUP BY dept ORDER BY dept")
+            .await,
+        ["1|2|180|ann|100", "2|2|90|cid|90", "NULL|1|70|dee|70"]
+    );
     assert_eq!(rows(&mut c, "SELECT dept FROM emp GROUP BY dept HAVING count(*) > 1 ORDER BY 1").await, ["1", "2"]);
-    assert_eq!(rows(&mut c, "SELECT count(salary), count(DISTINCT dept), avg(salary) FROM emp").await, ["4|2|85.0000000000000000"]);
+    assert_eq!(
+        rows(&mut c, "SELECT count(salary), count(DISTINCT dept), avg(salary) FROM emp").await,
+        ["4|2|85.0000000000000000"]
+    );
     assert_eq!(rows(&mut c, "SELECT count(*), sum(salary) FROM emp WHERE id > 100").await, ["0|NULL"]);
-    assert_eq!(rows(&mut c, "SELECT string_agg(name, ',' ORDER BY name DESC) FROM emp WHERE dept = 1").await, ["bob,ann"]);
+    assert_eq!(
+        rows(&mut c, "SELECT string_agg(name, ',' ORDER BY name DESC) FROM emp WHERE dept = 1").await,
+        ["bob,ann"]
+    );
     assert_eq!(rows(&mut c, "SELECT bool_and(salary > 60), bool_or(salary > 95) FROM emp").await, ["t|t"]);
     assert_eq!(rows(&mut c, "SELECT count(*) FILTER (WHERE salary > 80) FROM emp").await, ["2"]);
     assert!(c.query("SELECT name, count(*) FROM emp GROUP BY dept", &[]).await.unwrap_err().sqlstate() == "42803");
@@ -113,11 +152,17 @@ async fn sorting_limits_distinct_and_set_operations() {
     assert_eq!(rows(&mut c, "SELECT salary FROM emp ORDER BY salary DESC").await, ["NULL", "100", "90", "80", "70"]);
     assert_eq!(rows(&mut c, "SELECT salary FROM emp ORDER BY salary NULLS FIRST LIMIT 2 OFFSET 1").await, ["70", "80"]);
     assert_eq!(rows(&mut c, "SELECT DISTINCT dept FROM emp ORDER BY dept").await, ["1", "2", "NULL"]);
-    assert_eq!(rows(&mut c, "SELECT dept FROM emp UNION SELECT id FROM dept ORDER BY 1").await, ["1", "2", "3", "NULL"]);
+    assert_eq!(
+        rows(&mut c, "SELECT dept FROM emp UNION SELECT id FROM dept ORDER BY 1").await,
+        ["1", "2", "3", "NULL"]
+    );
     assert_eq!(rows(&mut c, "SELECT dept FROM emp UNION ALL SELECT id FROM dept").await.len(), 8);
     assert_eq!(rows(&mut c, "SELECT id FROM dept EXCEPT SELECT dept FROM emp").await, ["3"]);
     assert_eq!(rows(&mut c, "SELECT id FROM dept INTERSECT SELECT dept FROM emp ORDER BY 1").await, ["1", "2"]);
-    assert_eq!(rows(&mut c, "SELECT DISTINCT ON (dept) dept, name FROM emp ORDER BY dept, name DESC").await, ["1|bob", "2|eve", "NULL|dee"]);
+    assert_eq!(
+        rows(&mut c, "SELECT DISTINCT ON (dept) dept, name FROM emp ORDER BY dept, name DESC").await,
+        ["1|bob", "2|eve", "NULL|dee"]
+    );
 }
 
 #[tokio::test]
@@ -131,10 +176,34 @@ async fn window_functions_subqueries_and_ctes() {
     );
     assert_eq!(rows(&mut c, "SELECT id, sum(salary) OVER (ORDER BY id ROWS BETWEEN 1 PRECEDING AND CURRENT ROW), lag(id) OVER (ORDER BY id) FROM emp WHERE id <= 3 ORDER BY id").await, ["1|100|NULL", "2|180|1", "3|170|2"]);
     assert_eq!(rows(&mut c, "SELECT name FROM emp WHERE salary = (SELECT max(salary) FROM emp)").await, ["ann"]);
-    assert_eq!(rows(&mut c, "SELECT name, (SELECT title FROM dept WHERE dept.id = emp.dept) FROM emp WHERE id IN (1, 4) ORDER BY id").await, ["ann|eng", "dee|NULL"]);
-    assert_eq!(rows(&mut c, "SELECT name FROM emp e WHERE salary > (SELECT avg(salary) FROM emp x WHERE x.dept = e.dept) ORDER BY 1").await, ["ann"]);
-    assert_eq!(rows(&mut c, "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5) SELECT sum(i) FROM n").await, ["15"]);
-    assert_eq!(rows(&mut c, "WITH rich AS (SELECT * FROM emp WHERE salary >= 90) SELECT count(*) FROM rich").await, ["2"]);
+    assert_eq!(
+        rows(
+            &mut c,
+            "SELECT name, (SELECT title FROM dept WHERE dept.id = emp.dept) FROM emp WHERE id IN (1, 4) ORDER BY id"
+        )
+        .await,
+        ["ann|eng", "dee|NULL"]
+    );
+    assert_eq!(
+        rows(
+            &mut c,
+            "SELECT name FROM emp e WHERE salary > (SELECT avg(salary) FROM emp x WHERE x.dept = e.dept) ORDER BY 1"
+        )
+        .await,
+        ["ann"]
+    );
+    assert_eq!(
+        rows(
+            &mut c,
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5) SELECT sum(i) FROM n"
+        )
+        .await,
+        ["15"]
+    );
+    assert_eq!(
+        rows(&mut c, "WITH rich AS (SELECT * FROM emp WHERE salary >= 90) SELECT count(*) FROM rich").await,
+        ["2"]
+    );
     assert!(c.query("SELECT (SELECT id FROM emp)", &[]).await.unwrap_err().sqlstate() == "21000");
 }
 
@@ -153,17 +222,27 @@ async fn constraints_defaults_and_returning() {
     assert_eq!(r.rows[1].values, vec![Value::Int(2), Value::Int(7)]);
     let state = |e: rustydb::Error| e.sqlstate().to_string();
     assert_eq!(c.execute("INSERT INTO parent (code) VALUES ('a')", &[]).await.map_err(state), Err("23505".into()));
-    assert_eq!(c.execute("INSERT INTO parent (code, n) VALUES ('z', 0)", &[]).await.map_err(state), Err("23514".into()));
+    assert_eq!(
+        c.execute("INSERT INTO parent (code, n) VALUES ('z', 0)", &[]).await.map_err(state),
+        Err("23514".into())
+    );
     assert_eq!(c.execute("INSERT INTO child VALUES (1, 99)", &[]).await.map_err(state), Err("23503".into()));
     assert_eq!(c.execute("INSERT INTO child VALUES (1, 1)", &[]).await.unwrap(), 1);
     assert_eq!(c.execute("DELETE FROM parent WHERE id = 1", &[]).await.map_err(state), Err("23503".into()));
-    assert_eq!(c.execute("INSERT INTO parent (id, code) VALUES (2, 'x') ON CONFLICT DO NOTHING", &[]).await.unwrap(), 0);
+    assert_eq!(
+        c.execute("INSERT INTO parent (id, code) VALUES (2, 'x') ON CONFLICT DO NOTHING", &[]).await.unwrap(),
+        0
+    );
     let up = "INSERT INTO parent (id, code) VALUES (2, 'q') ON CONFLICT (id) DO UPDATE SET code = excluded.code || parent.code";
     assert_eq!(c.execute(up, &[]).await.unwrap(), 1);
     assert_eq!(rows(&mut c, "SELECT code FROM parent WHERE id = 2").await, ["qb"]);
     assert_eq!(c.execute("UPDATE parent SET n = n + 1 WHERE code = 'qb'", &[]).await.unwrap(), 1);
     assert_eq!(rows(&mut c, "DELETE FROM child RETURNING parent").await, ["1"]);
-    assert_eq!(c.execute("INSERT INTO parent (code) VALUES (NULL), (NULL)", &[]).await.unwrap(), 2, "NULLs never collide in a unique index");
+    assert_eq!(
+        c.execute("INSERT INTO parent (code) VALUES (NULL), (NULL)", &[]).await.unwrap(),
+        2,
+        "NULLs never collide in a unique index"
+    );
 }
 
 #[tokio::test]
@@ -171,7 +250,11 @@ async fn transactions_savepoints_and_failed_blocks() {
     let f = fixture("txn").await;
     let mut c = f.db.connect();
     c.execute_batch("CREATE TABLE t (k INT PRIMARY KEY, v INT)").await.unwrap();
-    c.execute_batch("BEGIN; INSERT INTO t VALUES (1, 1); SAVEPOINT s; INSERT INTO t VALUES (2, 2); ROLLBACK TO SAVEPOINT s; COMMIT").await.unwrap();
+    c.execute_batch(
+        "BEGIN; INSERT INTO t VALUES (1, 1); SAVEPOINT s; INSERT INTO t VALUES (2, 2); ROLLBACK TO SAVEPOINT s; COMMIT",
+    )
+    .await
+    .unwrap();
     assert_eq!(rows(&mut c, "SELECT k FROM t").await, ["1"]);
     c.execute_batch("BEGIN").await.unwrap();
     assert!(c.execute("INSERT INTO t VALUES (1, 1)", &[]).await.is_err());
@@ -197,7 +280,9 @@ async fn transactions_savepoints_and_failed_blocks() {
 async fn prepared_plans_are_invalidated_by_ddl() {
     let f = fixture("prepared").await;
     let mut c = f.db.connect();
-    c.execute_batch("CREATE TABLE t (k INT PRIMARY KEY, v TEXT); INSERT INTO t VALUES (1, 'one'), (2, 'two')").await.unwrap();
+    c.execute_batch("CREATE TABLE t (k INT PRIMARY KEY, v TEXT); INSERT INTO t VALUES (1, 'one'), (2, 'two')")
+        .await
+        .unwrap();
     let mut stmt = c.prepare("SELECT * FROM t WHERE k = $1").await.unwrap();
     assert_eq!(stmt.param_types(), &[rustydb::DataType::Int32]);
     let r = c.run(&mut stmt, &[2.into()]).await.unwrap();
@@ -237,7 +322,10 @@ async fn copy_in_and_out_in_text_and_csv() {
     c.execute_batch("CREATE TABLE t (k INT PRIMARY KEY, v TEXT)").await.unwrap();
     let mut s = f.db.engine().session();
     assert_eq!(s.copy_from("COPY t FROM STDIN", "1\tone\n2\t\\N\n\\.\n").await.unwrap(), 2);
-    assert_eq!(s.copy_from("COPY t (k, v) FROM STDIN WITH (FORMAT csv, HEADER true)", "k,v\n3,\"a,b\"\n4,\n").await.unwrap(), 2);
+    assert_eq!(
+        s.copy_from("COPY t (k, v) FROM STDIN WITH (FORMAT csv, HEADER true)", "k,v\n3,\"a,b\"\n4,\n").await.unwrap(),
+        2
+    );
     assert_eq!(rows(&mut c, "SELECT k, v FROM t ORDER BY k").await, ["1|one", "2|NULL", "3|a,b", "4|NULL"]);
     assert_eq!(s.copy_to("COPY t TO STDOUT").await.unwrap(), "1\tone\n2\t\\N\n3\ta,b\n4\t\\N\n");
     assert_eq!(s.copy_to("COPY (SELECT k FROM t WHERE k > 2) TO STDOUT WITH (FORMAT csv)").await.unwrap(), "3\n4\n");

@@ -52,8 +52,10 @@ fn main() -> BenchResult<()> {
             return Err(format!("{name}: results differ\nrustydb: {ours:?}\nsqlite:  {theirs:?}").into());
         }
     }
-    let mut rounds: Vec<(&str, Rounds)> =
-        ["point_select", "range_aggregate", "join3", "group_by", "insert_select"].iter().map(|n| (*n, Rounds::default())).collect();
+    let mut rounds: Vec<(&str, Rounds)> = ["point_select", "range_aggregate", "join3", "group_by", "insert_select"]
+        .iter()
+        .map(|n| (*n, Rounds::default()))
+        .collect();
     for round in 0..config.rounds {
         for (name, r) in rounds.iter_mut() {
             let ours = runtime.block_on(rustydb_bench(&mut session, name, &queries, lookups, round))?;
@@ -168,7 +170,13 @@ fn sqlite_rows(conn: &rusqlite::Connection, sql: &str) -> BenchResult<Vec<Vec<St
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-async fn rustydb_bench(session: &mut Session, name: &str, q: &Queries, lookups: u64, round: usize) -> BenchResult<Rate> {
+async fn rustydb_bench(
+    session: &mut Session,
+    name: &str,
+    q: &Queries,
+    lookups: u64,
+    round: usize,
+) -> BenchResult<Rate> {
     let start = Instant::now();
     let ops = match name {
         "point_select" => {
@@ -187,7 +195,8 @@ async fn rustydb_bench(session: &mut Session, name: &str, q: &Queries, lookups: 
         _ => {
             let table = format!("copy{round}");
             session.execute(&format!("CREATE TABLE {table} (id INT PRIMARY KEY, grp INT, val INT, pad TEXT)")).await?;
-            let n = session.execute(&format!("INSERT INTO {table} SELECT * FROM t WHERE id <= {}", q.rows / 10)).await?;
+            let n =
+                session.execute(&format!("INSERT INTO {table} SELECT * FROM t WHERE id <= {}", q.rows / 10)).await?;
             n[0].affected
         }
     };

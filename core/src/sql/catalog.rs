@@ -324,13 +324,7 @@ impl Catalog {
         self.put(txn, Kind::Sequence, &def.name, serde_json::to_vec(def)).await
     }
 
-    async fn put(
-        &self,
-        txn: &mut Transaction,
-        kind: Kind,
-        name: &str,
-        row: serde_json::Result<Vec<u8>>,
-    ) -> Result<()> {
+    async fn put(&self, txn: &mut Transaction, kind: Kind, name: &str, row: serde_json::Result<Vec<u8>>) -> Result<()> {
         let row = row.map_err(|e| Error::Corrupt(format!("catalog entry: {e}")))?;
         self.delete(txn, kind, name).await?;
         for (i, chunk) in row.chunks(CHUNK_BYTES).enumerate() {

@@ -57,7 +57,11 @@ fn existing_table(schema: &Schema, name: &str) -> Result<Arc<TableDef>> {
 
 /// Fails if any kind of relation already has `name` (one namespace, as pg_class).
 fn ensure_free(schema: &Schema, name: &str) -> Result<()> {
-    if schema.tables.contains_key(name) || schema.views.contains_key(name) || schema.indexes.contains_key(name) || schema.sequences.contains_key(name) {
+    if schema.tables.contains_key(name)
+        || schema.views.contains_key(name)
+        || schema.indexes.contains_key(name)
+        || schema.sequences.contains_key(name)
+    {
         return Err(Error::sql("42P07", format!("relation \"{name}\" already exists")));
     }
     Ok(())
@@ -117,9 +121,20 @@ async fn create_table(create: &ast::CreateTable, schema: &Arc<Schema>, ctx: &mut
     }
     for (k, (constraint_name, columns)) in uniques.into_iter().enumerate() {
         let cols: Vec<String> = columns.iter().map(|&c| def.columns[c].name.clone()).collect();
-        let index_name = constraint_name.unwrap_or_else(|| format!("{name}_{}_key{}", cols.join("_"), if k > 0 { k.to_string() } else { String::new() }));
+        let index_name = constraint_name.unwrap_or_else(|| {
+            format!("{name}_{}_key{}", cols.join("_"), if k > 0 { k.to_string() } else { String::new() })
+        });
         let index_id = new_object_id(ctx).await?;
-        let index = IndexDef { id: index_id, name: index_name, table: name.clone(), columns, unique: true, constraint: true, primary: false, storage_id: None };
+        let index = IndexDef {
+            id: index_id,
+            name: index_name,
+            table: name.clone(),
+            columns,
+            unique: true,
+            constraint: true,
+            primary: false,
+            storage_id: None,
+        };
         ctx.db.catalog.put_index(&mut ctx.txn, &index).await?;
     }
     ctx.db.stats.set(id, TableStats { analyzed: true, ..TableStats::default() });
@@ -154,7 +169,10 @@ fn add_column(
             ast::ColumnOption::Default(e) => col.default = Some(e.to_string()),
             ast::ColumnOption::PrimaryKey(_) => {
                 if !def.primary_key.is_empty() {
-                    return Err(Error::sql("42P16", format!("multiple primary keys for table \"{}\" are not allowed", def.name)));
+                    return Err(Error::sql(
+                        "42P16",
+                        format!("multiple primary keys for table \"{}\" are not allowed", def.name),
+                    ));
                 }
                 def.primary_key = vec![index];
             }
@@ -183,7 +201,10 @@ fn add_column(
 
 fn column_list(def: &TableDef, names: impl Iterator<Item = String>) -> Result<Vec<usize>> {
     names
-        .map(|n| def.column_index(&n).ok_or_else(|| Error::sql("42703", format!("column \"{n}\" named in key does not exist"))))
+        .map(|n| {
+            def.column_index(&n)
+                .ok_or_else(|| Error::sql("42703", format!("column \"{n}\" named in key does not exist")))
+        })
         .collect()
 }
 
@@ -197,11 +218,19 @@ fn index_columns(columns: &[ast::IndexColumn]) -> Result<Vec<String>> {
         .collect()
 }
 
-fn add_table_constraint(def: &mut TableDef, constraint: &ast::TableConstraint, uniques: &mut Vec<(Option<String>, Vec<usize>)>, schema: &Schema) -> Result<()> {
+fn add_table_constraint(
+    def: &mut TableDef,
+    constraint: &ast::TableConstraint,
+    uniques: &mut Vec<(Option<String>, Vec<usize>)>,
+    schema: &Schema,
+) -> Result<()> {
     match constraint {
         ast::TableConstraint::PrimaryKey(pk) => {
             if !def.primary_key.is_empty() {
-                return Err(Error::sql("42P16", format!("multiple primary keys for table \"{}\" are not allowed", def.name)));
+                return Err(Error::sql(
+                    "42P16",
+                    format!("multiple primary keys for table \"{}\" are not allowed", def.name),
+                ));
             }
             def.primary_key = column_list(def, index_columns(&pk.columns)?.into_iter())?;
         }
@@ -210,7 +239,11 @@ fn add_table_constraint(def: &mut TableDef, constraint: &ast::TableConstraint, u
             uniques.push((u.name.as_ref().map(ident_name), cols));
         }
         ast::TableConstraint::Check(check) => {
-            let name = check.name.as_ref().map(ident_name).unwrap_or_else(|| format!("{}_check{}", def.name, def.checks.len() + 1));
+            let name = check
+                .name
+                .as_ref()
+                .map(ident_name)
+                .unwrap_or_else(|| format!("{}_check{}", def.name, def.checks.len() + 1));
             def.checks.push(CheckDef { name, expr: check.expr.to_string() });
         }
         ast::TableConstraint::ForeignKey(fk) => {
@@ -224,13 +257,31 @@ fn add_table_constraint(def: &mut TableDef, constraint: &ast::TableConstraint, u
     Ok(())
 }
 
-fn foreign_key(def: &TableDef, name: Option<String>, columns: &[usize], first: &str, fk: &ast::ForeignKeyConstraint, schema: &Schema) -> Result<ForeignKeyDef> {
-    let cascading = |a: &Option<ast::ReferentialAction>| matches!(a, Some(ast::ReferentialAction::Cascade | ast::ReferentialAction::SetNull | ast::ReferentialAction::SetDefault));
+fn foreign_key(
+    def: &TableDef,
+    name: Option<String>,
+    columns: &[usize],
+    first: &str,
+    fk: &ast::ForeignKeyConstraint,
+    schema: &Schema,
+) -> Result<ForeignKeyDef> {
+    let cascading = |a: &Option<ast::ReferentialAction>| {
+        matches!(
+            a,
+            Some(
+                ast::ReferentialAction::Cascade | ast::ReferentialAction::SetNull | ast::ReferentialAction::SetDefault
+            )
+        )
+    };
     if cascading(&fk.on_delete) || cascading(&fk.on_update) {
         return Err(Error::NotSupported("ON DELETE/UPDATE CASCADE, SET NULL, SET DEFAULT".into()));
     }
     let ref_table = object_name(&fk.foreign_table)?;
-    let parent: &TableDef = if ref_table == def.name { def } else { existing_table(schema, &ref_table).map(|t| &**schema.tables.get(&t.name).expect("exists"))? };
+    let parent: &TableDef = if ref_table == def.name {
+        def
+    } else {
+        existing_table(schema, &ref_table).map(|t| &**schema.tables.get(&t.name).expect("exists"))?
+    };
     let ref_columns = if fk.referred_columns.is_empty() {
         parent.primary_key.clone()
     } else {
@@ -239,15 +290,28 @@ fn foreign_key(def: &TableDef, name: Option<String>, columns: &[usize], first: &
     if ref_columns.len() != columns.len() {
         return Err(Error::sql("42830", "number of referencing and referenced columns for foreign key disagree"));
     }
-    Ok(ForeignKeyDef { name: name.unwrap_or_else(|| format!("{}_{first}_fkey", def.name)), columns: columns.to_vec(), ref_table, ref_columns })
+    Ok(ForeignKeyDef {
+        name: name.unwrap_or_else(|| format!("{}_{first}_fkey", def.name)),
+        columns: columns.to_vec(),
+        ref_table,
+        ref_columns,
+    })
 }
 
-async fn create_sequence(name: String, if_not_exists: bool, options: &[ast::SequenceOptions], owned_by: Option<String>, schema: &Schema, ctx: &mut ExecContext) -> Result<QueryResult> {
+async fn create_sequence(
+    name: String,
+    if_not_exists: bool,
+    options: &[ast::SequenceOptions],
+    owned_by: Option<String>,
+    schema: &Schema,
+    ctx: &mut ExecContext,
+) -> Result<QueryResult> {
     if if_not_exists && schema.sequences.contains_key(&name) {
         return Ok(QueryResult::command("CREATE SEQUENCE"));
     }
     ensure_free(schema, &name)?;
-    let mut def = SequenceDef { name: name.clone(), start: 1, increment: 1, min: 1, max: i64::MAX, cycle: false, owned_by };
+    let mut def =
+        SequenceDef { name: name.clone(), start: 1, increment: 1, min: 1, max: i64::MAX, cycle: false, owned_by };
     let mut start = None;
     for option in options {
         match option {
@@ -256,7 +320,11 @@ async fn create_sequence(name: String, if_not_exists: bool, options: &[ast::Sequ
             ast::SequenceOptions::MinValue(Some(e)) => def.min = constant_int(e)?,
             ast::SequenceOptions::MaxValue(Some(e)) => def.max = constant_int(e)?,
             ast::SequenceOptions::Cycle(no) => def.cycle = !no,
-            ast::SequenceOptions::MinValue(None) | ast::SequenceOptions::MaxValue(None) | ast::SequenceOptions::Cache(_) | ast::SequenceOptions::DataType(_) | ast::SequenceOptions::OwnedBy(_) => {}
+            ast::SequenceOptions::MinValue(None)
+            | ast::SequenceOptions::MaxValue(None)
+            | ast::SequenceOptions::Cache(_)
+            | ast::SequenceOptions::DataType(_)
+            | ast::SequenceOptions::OwnedBy(_) => {}
         }
     }
     if def.increment == 0 {
@@ -275,7 +343,9 @@ async fn create_sequence(name: String, if_not_exists: bool, options: &[ast::Sequ
 fn constant_int(e: &ast::Expr) -> Result<i64> {
     match e {
         ast::Expr::Value(v) => match &v.value {
-            ast::Value::Number(n, _) => n.parse().map_err(|_| Error::sql("22023", format!("invalid sequence option {n}"))),
+            ast::Value::Number(n, _) => {
+                n.parse().map_err(|_| Error::sql("22023", format!("invalid sequence option {n}")))
+            }
             other => Err(Error::sql("22023", format!("invalid sequence option {other}"))),
         },
         ast::Expr::UnaryOp { op: ast::UnaryOperator::Minus, expr } => Ok(-constant_int(expr)?),
@@ -300,7 +370,16 @@ async fn create_index(create: &ast::CreateIndex, schema: &Arc<Schema>, ctx: &mut
     ensure_free(schema, &name)?;
     ctx.txn.lock_table(table.lock_target(), LockMode::Share).await?;
     let id = new_object_id(ctx).await?;
-    let mut index = IndexDef { id, name: name.clone(), table: table.name.clone(), columns, unique: create.unique, constraint: false, primary: false, storage_id: None };
+    let mut index = IndexDef {
+        id,
+        name: name.clone(),
+        table: table.name.clone(),
+        columns,
+        unique: create.unique,
+        constraint: false,
+        primary: false,
+        storage_id: None,
+    };
     ctx.db.catalog.attach_index(&mut index);
     backfill(&index, &table, ctx).await?;
     ctx.db.catalog.put_index(&mut ctx.txn, &index).await?;
@@ -314,7 +393,9 @@ async fn backfill(index: &IndexDef, table: &Arc<TableDef>, ctx: &mut ExecContext
     for (key, row) in rows {
         let entry = index_entry_key(index, &row, &key);
         ctx.txn.insert(index_id, &entry, &key).await.map_err(|e| match e {
-            Error::UniqueViolation(_) => Error::sql("23505", format!("could not create unique index \"{}\": duplicate key", index.name)),
+            Error::UniqueViolation(_) => {
+                Error::sql("23505", format!("could not create unique index \"{}\": duplicate key", index.name))
+            }
             other => other,
         })?;
     }
@@ -344,7 +425,14 @@ async fn create_view(create: &ast::CreateView, schema: &Arc<Schema>, ctx: &mut E
     Ok(QueryResult::command("CREATE VIEW"))
 }
 
-async fn drop_objects(kind: ast::ObjectType, if_exists: bool, names: &[ast::ObjectName], cascade: bool, schema: &Arc<Schema>, ctx: &mut ExecContext) -> Result<QueryResult> {
+async fn drop_objects(
+    kind: ast::ObjectType,
+    if_exists: bool,
+    names: &[ast::ObjectName],
+    cascade: bool,
+    schema: &Arc<Schema>,
+    ctx: &mut ExecContext,
+) -> Result<QueryResult> {
     let tag = match kind {
         ast::ObjectType::Table => "DROP TABLE",
         ast::ObjectType::View => "DROP VIEW",
@@ -382,7 +470,10 @@ async fn drop_table(name: &str, cascade: bool, schema: &Arc<Schema>, ctx: &mut E
     let table = existing_table(schema, name)?;
     for child in schema.tables.values().filter(|t| t.name != name) {
         if child.foreign_keys.iter().any(|fk| fk.ref_table == name) && !cascade {
-            return Err(Error::sql("2BP01", format!("cannot drop table {name} because table {} depends on it", child.name)));
+            return Err(Error::sql(
+                "2BP01",
+                format!("cannot drop table {name} because table {} depends on it", child.name),
+            ));
         }
     }
     ctx.txn.lock_table(table.lock_target(), LockMode::AccessExclusive).await?;
@@ -390,7 +481,9 @@ async fn drop_table(name: &str, cascade: bool, schema: &Arc<Schema>, ctx: &mut E
     for index in schema.indexes_of(name) {
         ctx.db.catalog.delete_index(&mut ctx.txn, &index.name).await?;
     }
-    for seq in schema.sequences.values().filter(|s| s.owned_by.as_deref().is_some_and(|o| o.starts_with(&format!("{name}.")))) {
+    for seq in
+        schema.sequences.values().filter(|s| s.owned_by.as_deref().is_some_and(|o| o.starts_with(&format!("{name}."))))
+    {
         ctx.db.catalog.delete_sequence(&mut ctx.txn, &seq.name).await?;
     }
     ctx.db.catalog.delete_table(&mut ctx.txn, name).await?;
@@ -399,13 +492,23 @@ async fn drop_table(name: &str, cascade: bool, schema: &Arc<Schema>, ctx: &mut E
 }
 
 async fn drop_index(name: &str, schema: &Arc<Schema>, ctx: &mut ExecContext) -> Result<()> {
-    let index = schema.indexes.get(name).cloned().ok_or_else(|| Error::sql("42704", format!("index \"{name}\" does not exist")))?;
+    let index = schema
+        .indexes
+        .get(name)
+        .cloned()
+        .ok_or_else(|| Error::sql("42704", format!("index \"{name}\" does not exist")))?;
     if index.constraint {
-        return Err(Error::sql("2BP01", format!("cannot drop index {name} because constraint {name} on table {} requires it", index.table)));
+        return Err(Error::sql(
+            "2BP01",
+            format!("cannot drop index {name} because constraint {name} on table {} requires it", index.table),
+        ));
     }
     let prefix = index.key_prefix();
     let end = (index.id + 1).to_be_bytes();
-    let rows = ctx.txn.scan(index.table_id()?, std::ops::Bound::Included(&prefix[..]), std::ops::Bound::Excluded(&end[..])).await?;
+    let rows = ctx
+        .txn
+        .scan(index.table_id()?, std::ops::Bound::Included(&prefix[..]), std::ops::Bound::Excluded(&end[..]))
+        .await?;
     for (key, _) in rows {
         ctx.txn.delete(index.table_id()?, &key).await?;
     }
@@ -449,7 +552,12 @@ async fn alter_table(alter: &ast::AlterTable, schema: &Arc<Schema>, ctx: &mut Ex
     Ok(QueryResult::command("ALTER TABLE"))
 }
 
-async fn alter_one(def: &mut TableDef, op: &ast::AlterTableOperation, schema: &Arc<Schema>, ctx: &mut ExecContext) -> Result<()> {
+async fn alter_one(
+    def: &mut TableDef,
+    op: &ast::AlterTableOperation,
+    schema: &Arc<Schema>,
+    ctx: &mut ExecContext,
+) -> Result<()> {
     match op {
         ast::AlterTableOperation::AddColumn { column_def, if_not_exists, .. } => {
             if *if_not_exists && def.column_index(&ident_name(&column_def.name)).is_some() {
@@ -467,9 +575,14 @@ async fn alter_one(def: &mut TableDef, op: &ast::AlterTableOperation, schema: &A
             let old = ident_name(old_column_name);
             let new = ident_name(new_column_name);
             if def.column_index(&new).is_some() {
-                return Err(Error::sql("42701", format!("column \"{new}\" of relation \"{}\" already exists", def.name)));
+                return Err(Error::sql(
+                    "42701",
+                    format!("column \"{new}\" of relation \"{}\" already exists", def.name),
+                ));
             }
-            let c = def.column_index(&old).ok_or_else(|| Error::sql("42703", format!("column \"{old}\" does not exist")))?;
+            let c = def
+                .column_index(&old)
+                .ok_or_else(|| Error::sql("42703", format!("column \"{old}\" does not exist")))?;
             def.columns[c].name = new;
             Ok(())
         }
@@ -483,13 +596,18 @@ async fn alter_one(def: &mut TableDef, op: &ast::AlterTableOperation, schema: &A
         }
         ast::AlterTableOperation::AlterColumn { column_name, op } => {
             let name = ident_name(column_name);
-            let c = def.column_index(&name).ok_or_else(|| Error::sql("42703", format!("column \"{name}\" does not exist")))?;
+            let c = def
+                .column_index(&name)
+                .ok_or_else(|| Error::sql("42703", format!("column \"{name}\" does not exist")))?;
             match op {
                 ast::AlterColumnOperation::SetNotNull => {
                     let table = Arc::new(def.clone());
                     let rows = exec::scan_range_keys(ctx, table, Access::Full, None).await?;
                     if rows.iter().any(|(_, r)| r[c].is_null()) {
-                        return Err(Error::sql("23502", format!("column \"{name}\" of relation \"{}\" contains null values", def.name)));
+                        return Err(Error::sql(
+                            "23502",
+                            format!("column \"{name}\" of relation \"{}\" contains null values", def.name),
+                        ));
                     }
                     def.columns[c].nullable = false;
                 }
@@ -523,7 +641,10 @@ async fn rewrite_rows(def: &TableDef, schema: &Arc<Schema>, ctx: &mut ExecContex
         }
     };
     if default.is_null() && !column.nullable && !rows.is_empty() {
-        return Err(Error::sql("23502", format!("column \"{}\" of relation \"{}\" contains null values", column.name, def.name)));
+        return Err(Error::sql(
+            "23502",
+            format!("column \"{}\" of relation \"{}\" contains null values", column.name, def.name),
+        ));
     }
     let table_id = def.table_id()?;
     for (key, mut row) in rows {

@@ -15,8 +15,8 @@ use sqlparser::ast;
 
 use crate::sql::batch::Batch;
 use crate::sql::binder::{Binder, Scope, ident_name, object_name};
-use crate::sql::catalog::{IndexDef, Schema, TableDef};
 use crate::sql::cast::assign_cast;
+use crate::sql::catalog::{IndexDef, Schema, TableDef};
 use crate::sql::exec::{self, ExecContext, eval, index_entry_key, row_key};
 use crate::sql::expr::Expr;
 use crate::sql::plan::{Access, Plan};
@@ -46,7 +46,11 @@ pub fn describe_params(binder: &mut Binder, statement: &ast::Statement) -> Resul
             if let Some(source) = &insert.source {
                 bind_source(binder, source, &types)?;
             }
-            if let Some(ast::OnInsert::OnConflict(ast::OnConflict { action: ast::OnConflictAction::DoUpdate(update), .. })) = &insert.on {
+            if let Some(ast::OnInsert::OnConflict(ast::OnConflict {
+                action: ast::OnConflictAction::DoUpdate(update),
+                ..
+            })) = &insert.on
+            {
                 let scope = conflict_scope(&table);
                 bind_assignments(binder, &table, &update.assignments, &scope)?;
             }
@@ -75,11 +79,15 @@ pub fn returning_columns(binder: &mut Binder, statement: &ast::Statement) -> Res
     let (table, returning, alias) = match statement {
         ast::Statement::Insert(i) => (insert_table_name(i)?, i.returning.as_ref(), None),
         ast::Statement::Update(u) => match &u.table.relation {
-            ast::TableFactor::Table { name, alias, .. } => (object_name(name)?, u.returning.as_ref(), alias.as_ref().map(|a| ident_name(&a.name))),
+            ast::TableFactor::Table { name, alias, .. } => {
+                (object_name(name)?, u.returning.as_ref(), alias.as_ref().map(|a| ident_name(&a.name)))
+            }
             _ => return Ok(vec![]),
         },
         ast::Statement::Delete(d) => match delete_from(d)?.relation {
-            ast::TableFactor::Table { ref name, ref alias, .. } => (object_name(name)?, d.returning.as_ref(), alias.as_ref().map(|a| ident_name(&a.name))),
+            ast::TableFactor::Table { ref name, ref alias, .. } => {
+                (object_name(name)?, d.returning.as_ref(), alias.as_ref().map(|a| ident_name(&a.name)))
+            }
             _ => return Ok(vec![]),
         },
         _ => return Ok(vec![]),
@@ -131,9 +139,9 @@ fn target_columns(table: &TableDef, columns: &[ast::ObjectName]) -> Result<Vec<u
     let mut out = Vec::with_capacity(columns.len());
     for c in columns {
         let name = object_name(c)?;
-        let i = table
-            .column_index(&name)
-            .ok_or_else(|| Error::sql("42703", format!("column \"{name}\" of relation \"{}\" does not exist", table.name)))?;
+        let i = table.column_index(&name).ok_or_else(|| {
+            Error::sql("42703", format!("column \"{name}\" of relation \"{}\" does not exist", table.name))
+        })?;
         if out.contains(&i) {
             return Err(Error::sql("42701", format!("column \"{name}\" specified more than once")));
         }
@@ -145,7 +153,9 @@ fn target_columns(table: &TableDef, columns: &[ast::ObjectName]) -> Result<Vec<u
 /// Binds an INSERT's source rows, cast to the target column types.
 fn bind_source(binder: &mut Binder, source: &ast::Query, types: &[DataType]) -> Result<Plan> {
     let bound = match source.body.as_ref() {
-        ast::SetExpr::Values(values) if source.order_by.is_none() && source.limit_clause.is_none() && source.with.is_none() => {
+        ast::SetExpr::Values(values)
+            if source.order_by.is_none() && source.limit_clause.is_none() && source.with.is_none() =>
+        {
             // Fewer values than target columns: the rest take their defaults.
             let width = values.rows.first().map(|r| r.content.len()).unwrap_or(0).min(types.len());
             binder.bind_values(values, Some(&types[..width]))?
@@ -157,11 +167,8 @@ fn bind_source(binder: &mut Binder, source: &ast::Query, types: &[DataType]) -> 
         return Err(Error::sql("42601", "INSERT has more expressions than target columns"));
     }
     let current = bound.types();
-    let exprs = current
-        .into_iter()
-        .enumerate()
-        .map(|(i, from)| binder.cast_to(Expr::column(i, from), &types[i]))
-        .collect();
+    let exprs =
+        current.into_iter().enumerate().map(|(i, from)| binder.cast_to(Expr::column(i, from), &types[i])).collect();
     Ok(Plan::Project { input: Box::new(bound.plan), exprs })
 }
 
@@ -195,7 +202,13 @@ fn bind_returning(binder: &mut Binder, items: &[ast::SelectItem], scope: &Scope)
 }
 
 /// Evaluates RETURNING over the written rows.
-async fn returning(exprs: &[Expr], names: &[String], rows: &[Vec<Value>], table: &TableDef, ctx: &mut ExecContext) -> Result<(Vec<ResultColumn>, Vec<Vec<Value>>)> {
+async fn returning(
+    exprs: &[Expr],
+    names: &[String],
+    rows: &[Vec<Value>],
+    table: &TableDef,
+    ctx: &mut ExecContext,
+) -> Result<(Vec<ResultColumn>, Vec<Vec<Value>>)> {
     let types: Vec<DataType> = table.columns.iter().map(|c| c.data_type.clone()).collect();
     let mut out = Vec::with_capacity(rows.len());
     for chunk in rows.chunks(crate::sql::batch::BATCH_SIZE) {
@@ -304,7 +317,13 @@ async fn insert_batches(
 }
 
 /// COPY … FROM: inserts text fields (`None` is NULL) into `columns` of `table`.
-pub async fn copy_rows(table: &str, columns: &[ast::ObjectName], rows: Vec<Vec<Option<String>>>, schema: &Arc<Schema>, ctx: &mut ExecContext) -> Result<u64> {
+pub async fn copy_rows(
+    table: &str,
+    columns: &[ast::ObjectName],
+    rows: Vec<Vec<Option<String>>>,
+    schema: &Arc<Schema>,
+    ctx: &mut ExecContext,
+) -> Result<u64> {
     let table = target_table(schema, table)?;
     let targets = target_columns(&table, columns)?;
     let types = vec![DataType::Text; targets.len()];
@@ -313,7 +332,10 @@ pub async fn copy_rows(table: &str, columns: &[ast::ObjectName], rows: Vec<Vec<O
         let mut values = Vec::with_capacity(chunk.len());
         for (line, row) in chunk.iter().enumerate() {
             if row.len() != targets.len() {
-                return Err(Error::sql("22P04", format!("COPY row {} has {} fields, expected {}", line + 1, row.len(), targets.len())));
+                return Err(Error::sql(
+                    "22P04",
+                    format!("COPY row {} has {} fields, expected {}", line + 1, row.len(), targets.len()),
+                ));
             }
             values.push(row.iter().map(|f| f.clone().map(Value::Text).unwrap_or(Value::Null)).collect::<Vec<_>>());
         }
@@ -355,7 +377,13 @@ fn bind_conflict(binder: &mut Binder, insert: &ast::Insert, table: &TableDef) ->
 
 /// Full rows from source rows: defaults for unlisted columns, assignment
 /// casts, NOT NULL.
-async fn complete_rows(batch: &Batch, targets: &[usize], defaults: &[Expr], table: &TableDef, ctx: &mut ExecContext) -> Result<Vec<Vec<Value>>> {
+async fn complete_rows(
+    batch: &Batch,
+    targets: &[usize],
+    defaults: &[Expr],
+    table: &TableDef,
+    ctx: &mut ExecContext,
+) -> Result<Vec<Vec<Value>>> {
     let width = table.columns.len();
     let mut columns: Vec<Option<crate::sql::batch::Column>> = vec![None; width];
     for (k, &c) in targets.iter().enumerate() {
@@ -386,7 +414,10 @@ fn check_not_null(row: &[Value], table: &TableDef) -> Result<()> {
         if !def.nullable && row[c].is_null() {
             return Err(Error::sql(
                 "23502",
-                format!("null value in column \"{}\" of relation \"{}\" violates not-null constraint", def.name, table.name),
+                format!(
+                    "null value in column \"{}\" of relation \"{}\" violates not-null constraint",
+                    def.name, table.name
+                ),
             ));
         }
     }
@@ -406,7 +437,12 @@ fn bind_checks(binder: &mut Binder, table: &TableDef) -> Result<Vec<(String, Exp
 }
 
 /// CHECK constraints: a row fails only when the check is false (NULL passes).
-async fn check_rows(rows: &[Vec<Value>], table: &TableDef, checks: &[(String, Expr)], ctx: &mut ExecContext) -> Result<()> {
+async fn check_rows(
+    rows: &[Vec<Value>],
+    table: &TableDef,
+    checks: &[(String, Expr)],
+    ctx: &mut ExecContext,
+) -> Result<()> {
     if checks.is_empty() || rows.is_empty() {
         return Ok(());
     }
@@ -415,7 +451,10 @@ async fn check_rows(rows: &[Vec<Value>], table: &TableDef, checks: &[(String, Ex
     for (name, check) in checks {
         let result = eval(check, &batch, ctx).await?;
         if (0..batch.len).any(|i| result.get(i).as_bool() == Some(false)) {
-            return Err(Error::sql("23514", format!("new row for relation \"{}\" violates check constraint \"{name}\"", table.name)));
+            return Err(Error::sql(
+                "23514",
+                format!("new row for relation \"{}\" violates check constraint \"{name}\"", table.name),
+            ));
         }
     }
     Ok(())
@@ -428,7 +467,9 @@ async fn check_foreign_keys(row: &[Value], table: &TableDef, schema: &Schema, ct
         if values.iter().any(Value::is_null) {
             continue;
         }
-        let parent = schema.table(&fk.ref_table).ok_or_else(|| Error::sql("42P01", format!("relation \"{}\" does not exist", fk.ref_table)))?;
+        let parent = schema
+            .table(&fk.ref_table)
+            .ok_or_else(|| Error::sql("42P01", format!("relation \"{}\" does not exist", fk.ref_table)))?;
         if !parent_has(parent, &fk.ref_columns, &values, schema, ctx).await? {
             return Err(Error::sql(
                 "23503",
@@ -440,10 +481,18 @@ async fn check_foreign_keys(row: &[Value], table: &TableDef, schema: &Schema, ct
 }
 
 /// Whether `table` has a row whose `columns` equal `values`.
-async fn parent_has(table: &Arc<TableDef>, columns: &[usize], values: &[Value], schema: &Schema, ctx: &mut ExecContext) -> Result<bool> {
+async fn parent_has(
+    table: &Arc<TableDef>,
+    columns: &[usize],
+    values: &[Value],
+    schema: &Schema,
+    ctx: &mut ExecContext,
+) -> Result<bool> {
     let index = schema.indexes_of(&table.name).into_iter().find(|i| i.columns == columns);
     let access = match index {
-        Some(index) => Access::Index { index, eq: values.iter().cloned().map(Expr::literal).collect(), lo: None, hi: None },
+        Some(index) => {
+            Access::Index { index, eq: values.iter().cloned().map(Expr::literal).collect(), lo: None, hi: None }
+        }
         None => Access::Full,
     };
     let rows = exec::scan_range_keys(ctx, table.clone(), access, None).await?;
@@ -451,7 +500,13 @@ async fn parent_has(table: &Arc<TableDef>, columns: &[usize], values: &[Value], 
 }
 
 /// Inserts `row`, or applies the ON CONFLICT action; the row written, if any.
-async fn insert_or_resolve(row: Vec<Value>, table: &Arc<TableDef>, indexes: &[Arc<IndexDef>], conflict: &Conflict, ctx: &mut ExecContext) -> Result<Option<Vec<Value>>> {
+async fn insert_or_resolve(
+    row: Vec<Value>,
+    table: &Arc<TableDef>,
+    indexes: &[Arc<IndexDef>],
+    conflict: &Conflict,
+    ctx: &mut ExecContext,
+) -> Result<Option<Vec<Value>>> {
     let key = match row_key(table, &row) {
         Some(key) => key,
         None => {
@@ -466,7 +521,8 @@ async fn insert_or_resolve(row: Vec<Value>, table: &Arc<TableDef>, indexes: &[Ar
     {
         return match conflict {
             Conflict::Update { assignments, predicate } => {
-                update_on_conflict(existing_key, existing, row, assignments, predicate.as_ref(), table, indexes, ctx).await
+                update_on_conflict(existing_key, existing, row, assignments, predicate.as_ref(), table, indexes, ctx)
+                    .await
             }
             _ => Ok(None),
         };
@@ -476,11 +532,20 @@ async fn insert_or_resolve(row: Vec<Value>, table: &Arc<TableDef>, indexes: &[Ar
 }
 
 /// Writes a new row and its index entries; duplicates fail with 23505.
-async fn write_new_row(row: &[Value], key: &[u8], table: &TableDef, indexes: &[Arc<IndexDef>], ctx: &mut ExecContext) -> Result<()> {
+async fn write_new_row(
+    row: &[Value],
+    key: &[u8],
+    table: &TableDef,
+    indexes: &[Arc<IndexDef>],
+    ctx: &mut ExecContext,
+) -> Result<()> {
     let mut bytes = Vec::new();
     encode_row(row, &mut bytes);
     let table_id = table.table_id()?;
-    ctx.txn.insert(table_id, key, &bytes).await.map_err(|e| duplicate(e, &format!("{}_pkey", table.name), table, row))?;
+    ctx.txn
+        .insert(table_id, key, &bytes)
+        .await
+        .map_err(|e| duplicate(e, &format!("{}_pkey", table.name), table, row))?;
     for index in indexes.iter().filter(|i| !i.primary) {
         let entry = index_entry_key(index, row, key);
         ctx.txn.insert(index.table_id()?, &entry, key).await.map_err(|e| duplicate(e, &index.name, table, row))?;
@@ -490,13 +555,21 @@ async fn write_new_row(row: &[Value], key: &[u8], table: &TableDef, indexes: &[A
 
 fn duplicate(e: Error, constraint: &str, _table: &TableDef, _row: &[Value]) -> Error {
     match e {
-        Error::UniqueViolation(_) => Error::sql("23505", format!("duplicate key value violates unique constraint \"{constraint}\"")),
+        Error::UniqueViolation(_) => {
+            Error::sql("23505", format!("duplicate key value violates unique constraint \"{constraint}\""))
+        }
         other => other,
     }
 }
 
 /// The existing row a new row collides with on the primary key or a unique index.
-async fn find_conflict(row: &[Value], key: &[u8], table: &TableDef, indexes: &[Arc<IndexDef>], ctx: &mut ExecContext) -> Result<Option<(Vec<u8>, Vec<Value>)>> {
+async fn find_conflict(
+    row: &[Value],
+    key: &[u8],
+    table: &TableDef,
+    indexes: &[Arc<IndexDef>],
+    ctx: &mut ExecContext,
+) -> Result<Option<(Vec<u8>, Vec<Value>)>> {
     let table_id = table.table_id()?;
     if !table.primary_key.is_empty()
         && let Some(bytes) = ctx.txn.get(table_id, key).await?
@@ -540,16 +613,23 @@ async fn update_on_conflict(
     Ok(Some(new_row))
 }
 
-fn bind_assignments(binder: &mut Binder, table: &TableDef, assignments: &[ast::Assignment], scope: &Scope) -> Result<Vec<(usize, Expr)>> {
+fn bind_assignments(
+    binder: &mut Binder,
+    table: &TableDef,
+    assignments: &[ast::Assignment],
+    scope: &Scope,
+) -> Result<Vec<(usize, Expr)>> {
     let mut out = Vec::with_capacity(assignments.len());
     for a in assignments {
         let names: Vec<String> = match &a.target {
-            ast::AssignmentTarget::ColumnName(name) => vec![name.0.last().map(|p| p.to_string().trim_matches('"').to_lowercase()).unwrap_or_default()],
+            ast::AssignmentTarget::ColumnName(name) => {
+                vec![name.0.last().map(|p| p.to_string().trim_matches('"').to_lowercase()).unwrap_or_default()]
+            }
             ast::AssignmentTarget::Tuple(_) => return Err(Error::NotSupported("UPDATE SET (a, b) = …".into())),
         };
-        let column = table
-            .column_index(&names[0])
-            .ok_or_else(|| Error::sql("42703", format!("column \"{}\" of relation \"{}\" does not exist", names[0], table.name)))?;
+        let column = table.column_index(&names[0]).ok_or_else(|| {
+            Error::sql("42703", format!("column \"{}\" of relation \"{}\" does not exist", names[0], table.name))
+        })?;
         let is_default = matches!(&a.value, ast::Expr::Identifier(i) if i.quote_style.is_none() && i.value.eq_ignore_ascii_case("default"));
         let bound = if is_default {
             let defaults = bind_defaults(binder, table)?;
@@ -563,7 +643,14 @@ fn bind_assignments(binder: &mut Binder, table: &TableDef, assignments: &[ast::A
 }
 
 /// The row after SET, checked for NOT NULL.
-async fn apply_assignments(old: &[Value], assignments: &[(usize, Expr)], batch: &Batch, row: usize, table: &TableDef, ctx: &mut ExecContext) -> Result<Vec<Value>> {
+async fn apply_assignments(
+    old: &[Value],
+    assignments: &[(usize, Expr)],
+    batch: &Batch,
+    row: usize,
+    table: &TableDef,
+    ctx: &mut ExecContext,
+) -> Result<Vec<Value>> {
     let mut new_row = old.to_vec();
     let single = if batch.len == 1 { batch.clone() } else { batch.gather(&[row as u32]) };
     for (column, e) in assignments {
@@ -575,7 +662,14 @@ async fn apply_assignments(old: &[Value], assignments: &[(usize, Expr)], batch: 
 }
 
 /// Replaces a locked row: same key updates in place; a new key moves it.
-async fn replace_row(key: &[u8], old: &[Value], new: &[Value], table: &TableDef, indexes: &[Arc<IndexDef>], ctx: &mut ExecContext) -> Result<()> {
+async fn replace_row(
+    key: &[u8],
+    old: &[Value],
+    new: &[Value],
+    table: &TableDef,
+    indexes: &[Arc<IndexDef>],
+    ctx: &mut ExecContext,
+) -> Result<()> {
     let table_id = table.table_id()?;
     let new_key = row_key(table, new).unwrap_or_else(|| key.to_vec());
     let mut bytes = Vec::new();
@@ -584,20 +678,26 @@ async fn replace_row(key: &[u8], old: &[Value], new: &[Value], table: &TableDef,
         ctx.txn.update(table_id, key, &bytes).await?;
     } else {
         ctx.txn.delete(table_id, key).await?;
-        ctx.txn.insert(table_id, &new_key, &bytes).await.map_err(|e| duplicate(e, &format!("{}_pkey", table.name), table, new))?;
+        ctx.txn
+            .insert(table_id, &new_key, &bytes)
+            .await
+            .map_err(|e| duplicate(e, &format!("{}_pkey", table.name), table, new))?;
     }
     for index in indexes.iter().filter(|i| !i.primary) {
         let old_entry = index_entry_key(index, old, key);
         let new_entry = index_entry_key(index, new, &new_key);
         if old_entry != new_entry || new_key != key {
             ctx.txn.delete(index.table_id()?, &old_entry).await?;
-            ctx.txn.insert(index.table_id()?, &new_entry, &new_key).await.map_err(|e| duplicate(e, &index.name, table, new))?;
+            ctx.txn
+                .insert(index.table_id()?, &new_entry, &new_key)
+                .await
+                .map_err(|e| duplicate(e, &index.name, table, new))?;
         }
     }
     Ok(())
 }
 
-fn single_table<'t>(schema: &Schema, from: &'t ast::TableWithJoins) -> Result<(Arc<TableDef>, Scope)> {
+fn single_table(schema: &Schema, from: &ast::TableWithJoins) -> Result<(Arc<TableDef>, Scope)> {
     if !from.joins.is_empty() {
         return Err(Error::NotSupported("UPDATE/DELETE with joins".into()));
     }
@@ -621,7 +721,12 @@ fn delete_from(delete: &ast::Delete) -> Result<&ast::TableWithJoins> {
 }
 
 /// Rows matching WHERE, found with the statement's snapshot.
-async fn candidates(table: &Arc<TableDef>, filter: Option<Expr>, schema: &Arc<Schema>, ctx: &mut ExecContext) -> Result<Vec<(Vec<u8>, Vec<Value>)>> {
+async fn candidates(
+    table: &Arc<TableDef>,
+    filter: Option<Expr>,
+    schema: &Arc<Schema>,
+    ctx: &mut ExecContext,
+) -> Result<Vec<(Vec<u8>, Vec<Value>)>> {
     ctx.txn.lock_table(table.lock_target(), LockMode::RowExclusive).await?;
     let scan = Plan::Scan { table: table.clone(), access: Access::Full, filter, estimate: 0.0 };
     let planned = crate::sql::session::plan_query(scan, schema, ctx).await?;
@@ -632,7 +737,12 @@ async fn candidates(table: &Arc<TableDef>, filter: Option<Expr>, schema: &Arc<Sc
 }
 
 /// Locks a candidate and re-checks WHERE on the row as locked.
-async fn lock_and_recheck(table: &TableDef, key: &[u8], filter: Option<&Expr>, ctx: &mut ExecContext) -> Result<Option<Vec<Value>>> {
+async fn lock_and_recheck(
+    table: &TableDef,
+    key: &[u8],
+    filter: Option<&Expr>,
+    ctx: &mut ExecContext,
+) -> Result<Option<Vec<Value>>> {
     let Some(bytes) = ctx.txn.lock_row(table.table_id()?, key, RowLock::Update).await? else { return Ok(None) };
     let row = decode_row(&bytes)?;
     if let Some(f) = filter {
@@ -699,7 +809,13 @@ async fn run_delete(delete: &ast::Delete, schema: &Arc<Schema>, ctx: &mut ExecCo
 }
 
 /// Deletes a row and its index entries.
-pub async fn delete_row(key: &[u8], row: &[Value], table: &TableDef, indexes: &[Arc<IndexDef>], ctx: &mut ExecContext) -> Result<()> {
+pub async fn delete_row(
+    key: &[u8],
+    row: &[Value],
+    table: &TableDef,
+    indexes: &[Arc<IndexDef>],
+    ctx: &mut ExecContext,
+) -> Result<()> {
     ctx.txn.delete(table.table_id()?, key).await?;
     for index in indexes.iter().filter(|i| !i.primary) {
         ctx.txn.delete(index.table_id()?, &index_entry_key(index, row, key)).await?;
@@ -709,7 +825,13 @@ pub async fn delete_row(key: &[u8], row: &[Value], table: &TableDef, indexes: &[
 
 /// Foreign keys referencing `table`: removing or changing `row`'s referenced
 /// values must leave no child row pointing at them (NO ACTION).
-async fn check_no_children(table: &TableDef, row: &[Value], new_row: Option<&[Value]>, schema: &Schema, ctx: &mut ExecContext) -> Result<()> {
+async fn check_no_children(
+    table: &TableDef,
+    row: &[Value],
+    new_row: Option<&[Value]>,
+    schema: &Schema,
+    ctx: &mut ExecContext,
+) -> Result<()> {
     for child in schema.tables.values() {
         for fk in child.foreign_keys.iter().filter(|fk| fk.ref_table == table.name) {
             let values: Vec<Value> = fk.ref_columns.iter().map(|&c| row[c].clone()).collect();
@@ -724,7 +846,10 @@ async fn check_no_children(table: &TableDef, row: &[Value], new_row: Option<&[Va
             if parent_has(child, &fk.columns, &values, schema, ctx).await? {
                 return Err(Error::sql(
                     "23503",
-                    format!("update or delete on table \"{}\" violates foreign key constraint \"{}\" on table \"{}\"", table.name, fk.name, child.name),
+                    format!(
+                        "update or delete on table \"{}\" violates foreign key constraint \"{}\" on table \"{}\"",
+                        table.name, fk.name, child.name
+                    ),
                 ));
             }
         }

@@ -39,29 +39,82 @@ pub struct Subquery {
 #[derive(Debug, Clone)]
 pub enum Expr {
     /// Column `index` of the input batch.
-    Column { index: usize, ty: DataType },
+    Column {
+        index: usize,
+        ty: DataType,
+    },
     /// Column `index` of the current row of the enclosing query `depth + 1`
     /// levels up (a correlated reference).
-    Outer { depth: usize, index: usize, ty: DataType },
+    Outer {
+        depth: usize,
+        index: usize,
+        ty: DataType,
+    },
     Literal(Value, DataType),
     /// Statement parameter `$index+1`.
-    Param { index: usize, ty: DataType },
-    Binary { op: BinaryOp, left: Box<Expr>, right: Box<Expr>, ty: DataType },
-    Unary { op: UnaryOp, expr: Box<Expr>, ty: DataType },
+    Param {
+        index: usize,
+        ty: DataType,
+    },
+    Binary {
+        op: BinaryOp,
+        left: Box<Expr>,
+        right: Box<Expr>,
+        ty: DataType,
+    },
+    Unary {
+        op: UnaryOp,
+        expr: Box<Expr>,
+        ty: DataType,
+    },
     And(Box<Expr>, Box<Expr>),
     Or(Box<Expr>, Box<Expr>),
     Not(Box<Expr>),
-    IsNull { expr: Box<Expr>, negated: bool },
+    IsNull {
+        expr: Box<Expr>,
+        negated: bool,
+    },
     /// `expr IS [NOT] TRUE/FALSE`.
-    IsBool { expr: Box<Expr>, value: bool, negated: bool },
+    IsBool {
+        expr: Box<Expr>,
+        value: bool,
+        negated: bool,
+    },
     /// `IS [NOT] DISTINCT FROM`.
-    IsDistinct { left: Box<Expr>, right: Box<Expr>, negated: bool },
-    Cast { expr: Box<Expr>, to: DataType },
-    Case { operand: Option<Box<Expr>>, branches: Vec<(Expr, Expr)>, otherwise: Option<Box<Expr>>, ty: DataType },
-    Coalesce { args: Vec<Expr>, ty: DataType },
-    NullIf { left: Box<Expr>, right: Box<Expr>, ty: DataType },
-    InList { expr: Box<Expr>, list: Vec<Expr>, negated: bool },
-    Function { name: String, args: Vec<Expr>, ty: DataType },
+    IsDistinct {
+        left: Box<Expr>,
+        right: Box<Expr>,
+        negated: bool,
+    },
+    Cast {
+        expr: Box<Expr>,
+        to: DataType,
+    },
+    Case {
+        operand: Option<Box<Expr>>,
+        branches: Vec<(Expr, Expr)>,
+        otherwise: Option<Box<Expr>>,
+        ty: DataType,
+    },
+    Coalesce {
+        args: Vec<Expr>,
+        ty: DataType,
+    },
+    NullIf {
+        left: Box<Expr>,
+        right: Box<Expr>,
+        ty: DataType,
+    },
+    InList {
+        expr: Box<Expr>,
+        list: Vec<Expr>,
+        negated: bool,
+    },
+    Function {
+        name: String,
+        args: Vec<Expr>,
+        ty: DataType,
+    },
     Subquery(Box<Subquery>),
 }
 
@@ -268,9 +321,9 @@ pub fn literal_type(value: &Value) -> DataType {
         Value::Interval(_) => DataType::Interval,
         Value::Uuid(_) => DataType::Uuid,
         Value::Json(_) => DataType::Jsonb,
-        Value::Array(items) => {
-            DataType::Array(Box::new(items.iter().map(literal_type).find(|t| *t != DataType::Unknown).unwrap_or(DataType::Text)))
-        }
+        Value::Array(items) => DataType::Array(Box::new(
+            items.iter().map(literal_type).find(|t| *t != DataType::Unknown).unwrap_or(DataType::Text),
+        )),
     }
 }
 

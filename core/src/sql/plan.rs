@@ -149,27 +149,78 @@ pub enum Access {
 #[derive(Debug, Clone)]
 pub enum Plan {
     /// A table's columns; `filter` is applied during the scan.
-    Scan { table: Arc<TableDef>, access: Access, filter: Option<Expr>, estimate: f64 },
+    Scan {
+        table: Arc<TableDef>,
+        access: Access,
+        filter: Option<Expr>,
+        estimate: f64,
+    },
     /// Literal rows (VALUES, or one empty row for SELECT without FROM).
-    Values { rows: Vec<Vec<Expr>>, types: Vec<DataType> },
-    Filter { input: Box<Plan>, predicate: Expr },
-    Project { input: Box<Plan>, exprs: Vec<Expr> },
+    Values {
+        rows: Vec<Vec<Expr>>,
+        types: Vec<DataType>,
+    },
+    Filter {
+        input: Box<Plan>,
+        predicate: Expr,
+    },
+    Project {
+        input: Box<Plan>,
+        exprs: Vec<Expr>,
+    },
     /// Output: left columns then right columns (left only for semi/anti).
-    Join { left: Box<Plan>, right: Box<Plan>, kind: JoinKind, on: Option<Expr>, algo: JoinAlgo, estimate: f64 },
+    Join {
+        left: Box<Plan>,
+        right: Box<Plan>,
+        kind: JoinKind,
+        on: Option<Expr>,
+        algo: JoinAlgo,
+        estimate: f64,
+    },
     /// Output: the group-by values then the aggregates.
-    Aggregate { input: Box<Plan>, group_by: Vec<Expr>, aggs: Vec<AggCall> },
+    Aggregate {
+        input: Box<Plan>,
+        group_by: Vec<Expr>,
+        aggs: Vec<AggCall>,
+    },
     /// Output: the input columns then one per window call.
-    Window { input: Box<Plan>, calls: Vec<WindowCall> },
-    Sort { input: Box<Plan>, keys: Vec<SortKey> },
-    Limit { input: Box<Plan>, limit: Option<Expr>, offset: Option<Expr> },
+    Window {
+        input: Box<Plan>,
+        calls: Vec<WindowCall>,
+    },
+    Sort {
+        input: Box<Plan>,
+        keys: Vec<SortKey>,
+    },
+    Limit {
+        input: Box<Plan>,
+        limit: Option<Expr>,
+        offset: Option<Expr>,
+    },
     /// Removes duplicate rows; with `on`, keeps the first row per key.
-    Distinct { input: Box<Plan>, on: Option<Vec<Expr>> },
-    SetOp { left: Box<Plan>, right: Box<Plan>, kind: SetOpKind, all: bool },
+    Distinct {
+        input: Box<Plan>,
+        on: Option<Vec<Expr>>,
+    },
+    SetOp {
+        left: Box<Plan>,
+        right: Box<Plan>,
+        kind: SetOpKind,
+        all: bool,
+    },
     /// WITH RECURSIVE: `base`, then `step` (which reads `WorkTable { id }`)
     /// until it yields nothing new.
-    Recursive { id: usize, base: Box<Plan>, step: Box<Plan>, union_all: bool },
+    Recursive {
+        id: usize,
+        base: Box<Plan>,
+        step: Box<Plan>,
+        union_all: bool,
+    },
     /// The rows of the enclosing `Recursive { id }`'s previous iteration.
-    WorkTable { id: usize, types: Vec<DataType> },
+    WorkTable {
+        id: usize,
+        types: Vec<DataType>,
+    },
 }
 
 impl Plan {
@@ -268,14 +319,23 @@ impl Plan {
             }
             Plan::Sort { keys, .. } => format!(
                 "Sort by {}",
-                keys.iter().map(|k| format!("{}{}", k.expr, if k.desc { " DESC" } else { "" })).collect::<Vec<_>>().join(", ")
+                keys.iter()
+                    .map(|k| format!("{}{}", k.expr, if k.desc { " DESC" } else { "" }))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
             Plan::Limit { limit, offset, .. } => format!(
                 "Limit {} offset {}",
                 limit.as_ref().map(|e| e.to_string()).unwrap_or_else(|| "ALL".into()),
                 offset.as_ref().map(|e| e.to_string()).unwrap_or_else(|| "0".into())
             ),
-            Plan::Distinct { on, .. } => if on.is_some() { "Unique On".into() } else { "HashDistinct".into() },
+            Plan::Distinct { on, .. } => {
+                if on.is_some() {
+                    "Unique On".into()
+                } else {
+                    "HashDistinct".into()
+                }
+            }
             Plan::SetOp { kind, all, .. } => format!("{kind:?}{}", if *all { " All" } else { "" }),
             Plan::Recursive { .. } => "Recursive Union".into(),
             Plan::WorkTable { .. } => "WorkTable Scan".into(),

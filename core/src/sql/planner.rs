@@ -92,7 +92,9 @@ impl Planner<'_> {
                 }
                 Plan::Project { input: Box::new(input), exprs: exprs.into_iter().map(fold).collect() }
             }
-            Plan::Aggregate { input, group_by, aggs } => Plan::Aggregate { input: Box::new(self.plan(*input)), group_by, aggs },
+            Plan::Aggregate { input, group_by, aggs } => {
+                Plan::Aggregate { input: Box::new(self.plan(*input)), group_by, aggs }
+            }
             Plan::Window { input, calls } => Plan::Window { input: Box::new(self.plan(*input)), calls },
             Plan::Sort { input, keys } => Plan::Sort { input: Box::new(self.plan(*input)), keys },
             Plan::Limit { input, limit, offset } => Plan::Limit { input: Box::new(self.plan(*input)), limit, offset },
@@ -132,7 +134,14 @@ impl Planner<'_> {
     /// conjuncts. Conjuncts with subqueries go to `residual`, evaluated on
     /// the cluster's rows in their original layout, which only matches a
     /// subquery's outer references at offset 0; deeper ones stay in place.
-    fn flatten(&self, plan: Plan, offset: usize, relations: &mut Vec<Relation>, conjuncts: &mut Vec<Expr>, residual: &mut Vec<Expr>) {
+    fn flatten(
+        &self,
+        plan: Plan,
+        offset: usize,
+        relations: &mut Vec<Relation>,
+        conjuncts: &mut Vec<Expr>,
+        residual: &mut Vec<Expr>,
+    ) {
         let movable = |e: &Option<Expr>| offset == 0 || e.as_ref().is_none_or(|e| !e.has_subquery());
         match plan {
             Plan::Join { left, right, kind: JoinKind::Inner, on, .. } if movable(&on) => {
@@ -149,16 +158,8 @@ impl Planner<'_> {
                 self.split(predicate, offset, conjuncts, residual);
             }
             other => {
-                let plan = match other {
-                    Plan::Filter { input, predicate } => {
-                        Plan::Filter { input: Box::new(self.plan(*input)), predicate: fold(predicate) }
-                    }
-                    Plan::Join { left, right, kind, on, algo, estimate } => {
-                        let planned = Plan::Join { left: Box::new(self.plan(*left)), right: Box::new(self.plan(*right)), kind, on, algo, estimate };
-                        planned
-                    }
-                    other => self.plan(other),
-                };
+                // A node that cannot join this cluster starts a cluster of its own.
+                let plan = self.plan(other);
                 let width = plan.width();
                 let rows = self.estimate(&plan);
                 relations.push(Relation { plan, offset, width, rows });
@@ -199,7 +200,9 @@ impl Planner<'_> {
                         all.extend(local);
                         self.plan_scan(table, access, all)
                     }
-                    other => Plan::Filter { input: Box::new(other), predicate: Expr::and_all(local).expect("non-empty") },
+                    other => {
+                        Plan::Filter { input: Box::new(other), predicate: Expr::and_all(local).expect("non-empty") }
+                    }
                 };
                 let rows = self.estimate(&plan);
                 Relation { plan, rows, ..rel }
@@ -236,7 +239,11 @@ impl Planner<'_> {
             Plan::Values { rows, .. } => rows.len() as f64,
             Plan::Filter { input, .. } => (self.estimate(input) / 3.0).max(1.0),
             Plan::Aggregate { input, group_by, .. } => {
-                if group_by.is_empty() { 1.0 } else { (self.estimate(input) / 10.0).max(1.0) }
+                if group_by.is_empty() {
+                    1.0
+                } else {
+                    (self.estimate(input) / 10.0).max(1.0)
+                }
             }
             Plan::Limit { input, .. } => self.estimate(input).min(100.0),
             other => other.inputs().iter().map(|p| self.estimate(p)).fold(1.0, f64::max),
@@ -249,14 +256,19 @@ impl Planner<'_> {
         if n <= 1 {
             return relations;
         }
-        let order = if n <= DP_LIMIT { dp_order(&relations, conjuncts, self) } else { greedy_order(&relations, conjuncts, self) };
+        let order = if n <= DP_LIMIT {
+            dp_order(&relations, conjuncts, self)
+        } else {
+            greedy_order(&relations, conjuncts, self)
+        };
         let mut slots: Vec<Option<Relation>> = relations.into_iter().map(Some).collect();
         order.into_iter().map(|i| slots[i].take().expect("each relation once")).collect()
     }
 
     /// Estimated rows of joining a set of relations (bitmask) under `conjuncts`.
     fn join_rows(&self, relations: &[Relation], set: u64, conjuncts: &[Expr]) -> f64 {
-        let mut rows: f64 = relations.iter().enumerate().filter(|(i, _)| set & (1 << i) != 0).map(|(_, r)| r.rows).product();
+        let mut rows: f64 =
+            relations.iter().enumerate().filter(|(i, _)| set & (1 << i) != 0).map(|(_, r)| r.rows).product();
         for c in conjuncts {
             let rels = relations_of(c, relations);
             if rels != 0 && rels & set == rels && rels.count_ones() >= 2 {
@@ -306,12 +318,26 @@ impl Planner<'_> {
             let on = Expr::and_all(on);
             let left_width = layout.len();
             let algo = self.join_algo(on.as_ref(), left_width, rel.width, rows, &rel);
-            let estimate = (rows * rel.rows * on.as_ref().map(|o| o.clone().conjuncts().iter().map(|c| self.conjunct_selectivity(c)).product::<f64>()).unwrap_or(1.0)).max(1.0);
+            let estimate = (rows
+                * rel.rows
+                * on.as_ref()
+                    .map(|o| o.clone().conjuncts().iter().map(|c| self.conjunct_selectivity(c)).product::<f64>())
+                    .unwrap_or(1.0))
+            .max(1.0);
             rows = estimate;
-            plan = Plan::Join { left: Box::new(plan), right: Box::new(rel.plan), kind: JoinKind::Inner, on, algo, estimate };
+            plan = Plan::Join {
+                left: Box::new(plan),
+                right: Box::new(rel.plan),
+                kind: JoinKind::Inner,
+                on,
+                algo,
+                estimate,
+            };
             layout = combined;
         }
-        if let Some(rest) = Expr::and_all(conjuncts.into_iter().map(|c| c.remap_columns(&|i| position(&layout, i))).collect()) {
+        if let Some(rest) =
+            Expr::and_all(conjuncts.into_iter().map(|c| c.remap_columns(&|i| position(&layout, i))).collect())
+        {
             plan = Plan::Filter { input: Box::new(plan), predicate: rest };
         }
         (plan, layout)
@@ -324,7 +350,14 @@ impl Planner<'_> {
         }
     }
 
-    fn join_algo(&self, on: Option<&Expr>, left_width: usize, right_width: usize, left_rows: f64, right: &Relation) -> JoinAlgo {
+    fn join_algo(
+        &self,
+        on: Option<&Expr>,
+        left_width: usize,
+        right_width: usize,
+        left_rows: f64,
+        right: &Relation,
+    ) -> JoinAlgo {
         let Some(on) = on else { return JoinAlgo::NestedLoop };
         let Some((left_keys, right_keys)) = equi_keys(on, left_width, right_width) else { return JoinAlgo::NestedLoop };
         if let Plan::Scan { table, access: Access::Full, .. } = &right.plan
@@ -338,7 +371,12 @@ impl Planner<'_> {
 
     /// An index whose leading columns are all among the right keys; the
     /// left keys in index-column order.
-    fn index_for_keys(&self, table: &TableDef, left_keys: &[Expr], right_keys: &[Expr]) -> Option<(Arc<IndexDef>, Vec<Expr>)> {
+    fn index_for_keys(
+        &self,
+        table: &TableDef,
+        left_keys: &[Expr],
+        right_keys: &[Expr],
+    ) -> Option<(Arc<IndexDef>, Vec<Expr>)> {
         self.schema.indexes_of(&table.name).into_iter().find_map(|index| {
             let keys: Option<Vec<Expr>> = index
                 .columns
@@ -377,8 +415,10 @@ fn rejects_nulls(predicate: &Expr, range: &std::ops::Range<usize>) -> bool {
         match e {
             Expr::Column { .. } | Expr::Literal(..) | Expr::Param { .. } => true,
             Expr::Binary { op, left, right, .. } => {
-                matches!(op, BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div | BinaryOp::Mod | BinaryOp::Concat)
-                    && strict(left)
+                matches!(
+                    op,
+                    BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div | BinaryOp::Mod | BinaryOp::Concat
+                ) && strict(left)
                     && strict(right)
             }
             Expr::Cast { expr, .. } => strict(expr),
@@ -386,14 +426,19 @@ fn rejects_nulls(predicate: &Expr, range: &std::ops::Range<usize>) -> bool {
         }
     }
     predicate.clone().conjuncts().iter().any(|c| match c {
-        Expr::Binary { op, left, right, .. }
-            if matches!(op, BinaryOp::Eq | BinaryOp::NotEq | BinaryOp::Lt | BinaryOp::LtEq | BinaryOp::Gt | BinaryOp::GtEq) =>
-        {
+        Expr::Binary {
+            op: BinaryOp::Eq | BinaryOp::NotEq | BinaryOp::Lt | BinaryOp::LtEq | BinaryOp::Gt | BinaryOp::GtEq,
+            left,
+            right,
+            ..
+        } => {
             let mut cols = Vec::new();
             c.columns_used(&mut cols);
             strict(left) && strict(right) && cols.iter().any(|i| range.contains(i))
         }
-        Expr::IsNull { expr, negated: true } => matches!(expr.as_ref(), Expr::Column { index, .. } if range.contains(index)),
+        Expr::IsNull { expr, negated: true } => {
+            matches!(expr.as_ref(), Expr::Column { index, .. } if range.contains(index))
+        }
         _ => false,
     })
 }
@@ -449,7 +494,8 @@ fn greedy_order(relations: &[Relation], conjuncts: &[Expr], planner: &Planner) -
             })
             .collect();
         // Cross products only when nothing left connects.
-        let candidates: Vec<usize> = if connected.is_empty() { (0..n).filter(|i| set & (1 << i) == 0).collect() } else { connected };
+        let candidates: Vec<usize> =
+            if connected.is_empty() { (0..n).filter(|i| set & (1 << i) == 0).collect() } else { connected };
         let next = candidates
             .into_iter()
             .min_by(|&a, &b| {
@@ -611,7 +657,8 @@ fn range_fraction(stats: &TableStats, col: usize, lo: Option<&(Expr, bool)>, hi:
     let column = stats.columns.get(col);
     let min = column.and_then(|c| c.min.as_ref()).and_then(as_f64);
     let max = column.and_then(|c| c.max.as_ref()).and_then(as_f64);
-    let bound = |b: Option<&(Expr, bool)>| b.and_then(|(e, _)| if let Expr::Literal(v, _) = e { as_f64(v) } else { None });
+    let bound =
+        |b: Option<&(Expr, bool)>| b.and_then(|(e, _)| if let Expr::Literal(v, _) = e { as_f64(v) } else { None });
     match (min, max) {
         (Some(min), Some(max)) if max > min => {
             let l = bound(lo).unwrap_or(min).clamp(min, max);
@@ -644,14 +691,23 @@ fn selectivity(c: &Expr, stats: &TableStats) -> f64 {
 /// Folds constant subexpressions to literals where evaluation succeeds.
 pub fn fold(e: Expr) -> Expr {
     e.transform(&mut |node| {
-        if matches!(node, Expr::Literal(..)) || !node.is_constant() || !node.children().iter().all(|c| matches!(c, Expr::Literal(..))) {
+        if matches!(node, Expr::Literal(..))
+            || !node.is_constant()
+            || !node.children().iter().all(|c| matches!(c, Expr::Literal(..)))
+        {
             return node;
         }
         let ty = node.ty();
         let one = Batch { columns: vec![], len: 1 };
         let precomputed = std::collections::BTreeMap::new();
         let mut functions = FunctionContext::fixed(0);
-        let mut env = crate::sql::exec::EvalEnv { params: &[], outer: &[], precomputed: &precomputed, functions: &mut functions, rows: None };
+        let mut env = crate::sql::exec::EvalEnv {
+            params: &[],
+            outer: &[],
+            precomputed: &precomputed,
+            functions: &mut functions,
+            rows: None,
+        };
         if matches!(node, Expr::Function { .. }) {
             // Functions may read the statement time; leave them to run time.
             return node;
@@ -709,7 +765,10 @@ mod tests {
         move |id| {
             rows.iter().find(|(t, _)| *t == id).map(|(_, n)| TableStats {
                 rows: *n,
-                columns: vec![ColumnStats { distinct: *n, ..ColumnStats::default() }, ColumnStats { distinct: 10.0, ..ColumnStats::default() }],
+                columns: vec![
+                    ColumnStats { distinct: *n, ..ColumnStats::default() },
+                    ColumnStats { distinct: 10.0, ..ColumnStats::default() },
+                ],
                 modified: 0.0,
                 analyzed: true,
             })
@@ -746,7 +805,8 @@ mod tests {
     #[test]
     fn equi_joins_become_hash_joins_with_pushed_down_filters() {
         let schema = schema();
-        let p = plan("SELECT * FROM a, b WHERE a.x = b.x AND a.id > 3", &schema, &stats_with(&[(1, 1000.0), (2, 1000.0)]));
+        let p =
+            plan("SELECT * FROM a, b WHERE a.x = b.x AND a.id > 3", &schema, &stats_with(&[(1, 1000.0), (2, 1000.0)]));
         let text = explain(&p);
         assert!(text.contains("Hash Join"), "{text}");
         assert!(!text.contains("\nFilter"), "the filter should sit in the scan: {text}");
@@ -770,7 +830,11 @@ mod tests {
     #[test]
     fn a_small_outer_side_probes_the_inner_index() {
         let schema = schema();
-        let p = plan("SELECT * FROM a JOIN b ON a.x = b.id WHERE a.id = 7", &schema, &stats_with(&[(1, 100_000.0), (2, 100_000.0)]));
+        let p = plan(
+            "SELECT * FROM a JOIN b ON a.x = b.id WHERE a.id = 7",
+            &schema,
+            &stats_with(&[(1, 100_000.0), (2, 100_000.0)]),
+        );
         assert!(explain(&p).contains("Index Nested Loop using b_pkey"), "{}", explain(&p));
     }
 

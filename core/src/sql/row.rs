@@ -254,8 +254,11 @@ mod tests {
             ".{0,20}".prop_map(Value::Text),
             any::<i32>().prop_map(Value::Date),
             any::<i64>().prop_map(Value::Timestamp),
-            (any::<i32>(), any::<i32>(), any::<i64>())
-                .prop_map(|(months, days, micros)| Value::Interval(Interval { months, days, micros })),
+            (any::<i32>(), any::<i32>(), any::<i64>()).prop_map(|(months, days, micros)| Value::Interval(Interval {
+                months,
+                days,
+                micros
+            })),
             any::<u128>().prop_map(Value::Uuid),
         ]
     }

@@ -52,7 +52,14 @@ impl Sequences {
 
     /// The next value of sequence `name` with the given shape. Counters are
     /// kept as a raw position (0, 1, 2 …) mapped onto `start + k * increment`.
-    pub async fn next_stepped(&self, name: &str, start: i64, increment: i64, max_or_min: i64, cycle: bool) -> Result<i64> {
+    pub async fn next_stepped(
+        &self,
+        name: &str,
+        start: i64,
+        increment: i64,
+        max_or_min: i64,
+        cycle: bool,
+    ) -> Result<i64> {
         let position = self.next_position(name).await?;
         let value = position.checked_mul(increment).and_then(|step| start.checked_add(step));
         let in_range = |v: i64| if increment > 0 { v <= max_or_min } else { v >= max_or_min };
@@ -112,8 +119,7 @@ impl Sequences {
         match row {
             None => Ok(0),
             Some(bytes) => {
-                let bytes: [u8; 8] =
-                    bytes.try_into().map_err(|_| Error::Corrupt(format!("sequence {name} state")))?;
+                let bytes: [u8; 8] = bytes.try_into().map_err(|_| Error::Corrupt(format!("sequence {name} state")))?;
                 Ok(i64::from_le_bytes(bytes))
             }
         }

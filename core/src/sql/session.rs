@@ -82,7 +82,7 @@ enum TxnState {
     /// No open block: each statement commits on its own.
     Idle,
     /// In a BEGIN … block.
-    Block(Transaction),
+    Block(Box<Transaction>),
     /// A statement in the block failed: only ROLLBACK (or COMMIT, which
     /// rolls back) is accepted.
     Failed,
@@ -212,9 +212,16 @@ impl Session {
     }
 
     /// Runs a prepared statement, reusing its plan while the catalog is unchanged.
-    pub async fn execute_prepared(&mut self, prepared: &mut PreparedStatement, params: &[Value]) -> Result<QueryResult> {
+    pub async fn execute_prepared(
+        &mut self,
+        prepared: &mut PreparedStatement,
+        params: &[Value],
+    ) -> Result<QueryResult> {
         if params.len() < prepared.param_types.len() {
-            return Err(Error::sql("08P01", format!("statement needs {} parameters, got {}", prepared.param_types.len(), params.len())));
+            return Err(Error::sql(
+                "08P01",
+                format!("statement needs {} parameters, got {}", prepared.param_types.len(), params.len()),
+            ));
         }
         let params: Vec<Value> = params
             .iter()
@@ -222,12 +229,15 @@ impl Session {
             .map(|(v, ty)| if *ty == DataType::Unknown { Ok(v.clone()) } else { crate::sql::cast::cast(v.clone(), ty) })
             .collect::<Result<_>>()?;
         let statement = prepared.statement.clone();
-        let result = self.run_statement(&statement, &params, Some(prepared)).await;
-        result
+        self.run_statement(&statement, &params, Some(prepared)).await
     }
 
     /// Parameter and result types of a statement, without running it.
-    async fn describe(&mut self, statement: &ast::Statement, param_types: &[DataType]) -> Result<(Vec<DataType>, Vec<ResultColumn>)> {
+    async fn describe(
+        &mut self,
+        statement: &ast::Statement,
+        param_types: &[DataType],
+    ) -> Result<(Vec<DataType>, Vec<ResultColumn>)> {
         let query = match statement {
             ast::Statement::Query(q) => Some(q.as_ref()),
             _ => None,
@@ -267,13 +277,16 @@ impl Session {
             return Ok(result);
         }
         if matches!(self.state, TxnState::Failed) {
-            return Err(Error::sql("25P02", "current transaction is aborted, commands ignored until end of transaction block"));
+            return Err(Error::sql(
+                "25P02",
+                "current transaction is aborted, commands ignored until end of transaction block",
+            ));
         }
         if let Some(result) = self.session_command(statement)? {
             return Ok(result);
         }
         let (txn, autocommit) = match std::mem::replace(&mut self.state, TxnState::Idle) {
-            TxnState::Block(txn) => (txn, false),
+            TxnState::Block(txn) => (*txn, false),
             _ => (self.db.engine.begin(self.default_isolation).await?, true),
         };
         let mut ctx = ExecContext::new(self.db.clone(), txn, params.to_vec(), self.function_context());
@@ -291,7 +304,12 @@ impl Session {
 
     /// Commits an autocommit statement, or keeps the block's transaction;
     /// on error rolls back or marks the block failed.
-    async fn finish_statement(&mut self, txn: Transaction, autocommit: bool, outcome: Result<(QueryResult, bool)>) -> Result<QueryResult> {
+    async fn finish_statement(
+        &mut self,
+        txn: Transaction,
+        autocommit: bool,
+        outcome: Result<(QueryResult, bool)>,
+    ) -> Result<QueryResult> {
         match outcome {
             Ok((result, changed_catalog)) => {
                 if autocommit {
@@ -303,7 +321,7 @@ impl Session {
                     committed?;
                 } else {
                     self.catalog_changed |= changed_catalog;
-                    self.state = TxnState::Block(txn);
+                    self.state = TxnState::Block(Box::new(txn));
                 }
                 Ok(result)
             }
@@ -317,11 +335,18 @@ impl Session {
         }
     }
 
-    async fn dispatch(&mut self, statement: &ast::Statement, ctx: &mut ExecContext, prepared: Option<&mut PreparedStatement>) -> Result<(QueryResult, bool)> {
+    async fn dispatch(
+        &mut self,
+        statement: &ast::Statement,
+        ctx: &mut ExecContext,
+        prepared: Option<&mut PreparedStatement>,
+    ) -> Result<(QueryResult, bool)> {
         let schema = self.schema_in(ctx).await?;
         match statement {
             ast::Statement::Query(query) => Ok((self.run_query(query, &schema, ctx, prepared).await?, false)),
-            ast::Statement::Explain { statement, analyze, .. } => Ok((self.explain(statement, *analyze, &schema, ctx).await?, false)),
+            ast::Statement::Explain { statement, analyze, .. } => {
+                Ok((self.explain(statement, *analyze, &schema, ctx).await?, false))
+            }
             ast::Statement::Insert(_) | ast::Statement::Update(_) | ast::Statement::Delete(_) => {
                 Ok((dml::execute(statement, &schema, ctx).await?, false))
             }
@@ -334,14 +359,20 @@ impl Session {
                     }
                     (false, ast::CopyTarget::Stdin, None) => match self.copy_data.take() {
                         Some(data) => copy_in(source, &format, &data, &schema, ctx).await?,
-                        None => return Err(Error::sql("0A000", "COPY FROM STDIN needs its data: use Session::copy_from")),
+                        None => {
+                            return Err(Error::sql("0A000", "COPY FROM STDIN needs its data: use Session::copy_from"));
+                        }
                     },
                     (true, ast::CopyTarget::Stdout, _) => {
                         let (result, data) = copy_out(source, &format, &schema, ctx).await?;
                         self.copy_output = Some(data);
                         result
                     }
-                    _ => return Err(Error::NotSupported("COPY to or from server files or programs (use STDIN/STDOUT)".into())),
+                    _ => {
+                        return Err(Error::NotSupported(
+                            "COPY to or from server files or programs (use STDIN/STDOUT)".into(),
+                        ));
+                    }
                 };
                 Ok((result, false))
             }
@@ -373,11 +404,15 @@ impl Session {
         prepared: Option<&mut PreparedStatement>,
     ) -> Result<QueryResult> {
         let generation = self.db.catalog.generation();
-        let cached = prepared.as_ref().and_then(|p| p.cached.clone()).filter(|(g, _)| *g == generation && !self.catalog_changed);
+        let cached =
+            prepared.as_ref().and_then(|p| p.cached.clone()).filter(|(g, _)| *g == generation && !self.catalog_changed);
         let (plan, columns) = match cached {
             Some((_, plan)) => (plan, prepared.as_ref().map(|p| p.columns.clone()).unwrap_or_default()),
             None => {
-                let param_types: Vec<DataType> = prepared.as_ref().map(|p| p.param_types.clone()).unwrap_or_else(|| ctx.params.iter().map(crate::sql::expr::literal_type).collect());
+                let param_types: Vec<DataType> = prepared
+                    .as_ref()
+                    .map(|p| p.param_types.clone())
+                    .unwrap_or_else(|| ctx.params.iter().map(crate::sql::expr::literal_type).collect());
                 let mut binder = Binder::new(schema).with_params(param_types);
                 let bound = binder.bind_query(query)?;
                 let columns = result_columns(&bound);
@@ -394,7 +429,13 @@ impl Session {
         Ok(QueryResult { columns, rows, tag: format!("SELECT {n}"), affected: n })
     }
 
-    async fn explain(&mut self, statement: &ast::Statement, analyze: bool, schema: &Arc<Schema>, ctx: &mut ExecContext) -> Result<QueryResult> {
+    async fn explain(
+        &mut self,
+        statement: &ast::Statement,
+        analyze: bool,
+        schema: &Arc<Schema>,
+        ctx: &mut ExecContext,
+    ) -> Result<QueryResult> {
         let ast::Statement::Query(query) = statement else {
             return Err(Error::NotSupported("EXPLAIN of statements other than queries".into()));
         };
@@ -441,7 +482,7 @@ impl Session {
                     return Ok(Some(QueryResult::command("BEGIN")));
                 }
                 let level = isolation_of(modes).unwrap_or(self.default_isolation);
-                self.state = TxnState::Block(self.db.engine.begin(level).await?);
+                self.state = TxnState::Block(Box::new(self.db.engine.begin(level).await?));
                 self.catalog_changed = false;
                 QueryResult::command("BEGIN")
             }
@@ -465,7 +506,12 @@ impl Session {
             ast::Statement::Savepoint { name } => {
                 match &mut self.state {
                     TxnState::Block(txn) => txn.savepoint(&crate::sql::binder::ident_name(name))?,
-                    TxnState::Failed => return Err(Error::sql("25P02", "current transaction is aborted, commands ignored until end of transaction block")),
+                    TxnState::Failed => {
+                        return Err(Error::sql(
+                            "25P02",
+                            "current transaction is aborted, commands ignored until end of transaction block",
+                        ));
+                    }
                     TxnState::Idle => return Err(no_block("SAVEPOINT")),
                 }
                 QueryResult::command("SAVEPOINT")
@@ -484,8 +530,8 @@ impl Session {
     async fn end_block(&mut self, commit: bool) -> Result<QueryResult> {
         let changed = std::mem::take(&mut self.catalog_changed);
         let result = match std::mem::replace(&mut self.state, TxnState::Idle) {
-            TxnState::Block(txn) if commit => txn.commit().await.map(|()| QueryResult::command("COMMIT")),
-            TxnState::Block(txn) => txn.rollback().await.map(|()| QueryResult::command("ROLLBACK")),
+            TxnState::Block(txn) if commit => (*txn).commit().await.map(|()| QueryResult::command("COMMIT")),
+            TxnState::Block(txn) => (*txn).rollback().await.map(|()| QueryResult::command("ROLLBACK")),
             TxnState::Failed => Ok(QueryResult::command("ROLLBACK")),
             // PostgreSQL warns "there is no transaction in progress".
             TxnState::Idle => Ok(QueryResult::command(if commit { "COMMIT" } else { "ROLLBACK" })),
@@ -522,11 +568,14 @@ impl Session {
                 self.set_variable(&name, &value)?;
             }
             ast::Set::SetTransaction { modes, session, .. } => {
-                let level = isolation_of(modes).ok_or_else(|| Error::NotSupported("SET TRANSACTION without ISOLATION LEVEL".into()))?;
+                let level = isolation_of(modes)
+                    .ok_or_else(|| Error::NotSupported("SET TRANSACTION without ISOLATION LEVEL".into()))?;
                 if *session {
                     self.default_isolation = level;
                 } else if matches!(self.state, TxnState::Block(_)) {
-                    return Err(Error::NotSupported("SET TRANSACTION inside a started transaction (give the level to BEGIN)".into()));
+                    return Err(Error::NotSupported(
+                        "SET TRANSACTION inside a started transaction (give the level to BEGIN)".into(),
+                    ));
                 } else {
                     return Err(no_block("SET TRANSACTION"));
                 }
@@ -541,14 +590,33 @@ impl Session {
     fn set_variable(&mut self, name: &str, value: &str) -> Result<()> {
         match name {
             "default_transaction_isolation" | "transaction_isolation" => {
-                self.default_isolation = value.parse().map_err(|_| Error::sql("22023", format!("invalid isolation level: {value}")))?;
+                self.default_isolation =
+                    value.parse().map_err(|_| Error::sql("22023", format!("invalid isolation level: {value}")))?;
             }
-            "timezone" | "time zone" if !matches!(value.to_lowercase().as_str(), "utc" | "gmt" | "'utc'" | "+00" | "0" | "default" | "local") => {
+            "timezone" | "time zone"
+                if !matches!(
+                    value.to_lowercase().as_str(),
+                    "utc" | "gmt" | "'utc'" | "+00" | "0" | "default" | "local"
+                ) =>
+            {
                 return Err(Error::NotSupported(format!("time zone {value} (only UTC)")));
             }
-            "rw_implicit_flush" | "client_encoding" | "datestyle" | "extra_float_digits" | "application_name" | "search_path"
-            | "timezone" | "time zone" | "work_mem" | "statement_timeout" | "client_min_messages" | "intervalstyle"
-            | "standard_conforming_strings" | "bytea_output" | "lock_timeout" | "synchronous_commit" => {}
+            "rw_implicit_flush"
+            | "client_encoding"
+            | "datestyle"
+            | "extra_float_digits"
+            | "application_name"
+            | "search_path"
+            | "timezone"
+            | "time zone"
+            | "work_mem"
+            | "statement_timeout"
+            | "client_min_messages"
+            | "intervalstyle"
+            | "standard_conforming_strings"
+            | "bytea_output"
+            | "lock_timeout"
+            | "synchronous_commit" => {}
             other => return Err(Error::sql("42704", format!("unrecognized configuration parameter \"{other}\""))),
         }
         self.settings.insert(name.to_string(), value.trim_matches('\'').to_string());
@@ -579,7 +647,13 @@ impl Session {
     }
 }
 
-async fn copy_in(source: &ast::CopySource, format: &crate::sql::copy::CopyFormat, data: &str, schema: &Arc<Schema>, ctx: &mut ExecContext) -> Result<QueryResult> {
+async fn copy_in(
+    source: &ast::CopySource,
+    format: &crate::sql::copy::CopyFormat,
+    data: &str,
+    schema: &Arc<Schema>,
+    ctx: &mut ExecContext,
+) -> Result<QueryResult> {
     let ast::CopySource::Table { table_name, columns } = source else {
         return Err(Error::sql("42601", "COPY FROM needs a table"));
     };
@@ -590,11 +664,20 @@ async fn copy_in(source: &ast::CopySource, format: &crate::sql::copy::CopyFormat
     Ok(QueryResult { tag: format!("COPY {n}"), affected: n, ..QueryResult::default() })
 }
 
-async fn copy_out(source: &ast::CopySource, format: &crate::sql::copy::CopyFormat, schema: &Arc<Schema>, ctx: &mut ExecContext) -> Result<(QueryResult, String)> {
+async fn copy_out(
+    source: &ast::CopySource,
+    format: &crate::sql::copy::CopyFormat,
+    schema: &Arc<Schema>,
+    ctx: &mut ExecContext,
+) -> Result<(QueryResult, String)> {
     let query = match source {
         ast::CopySource::Query(q) => (**q).clone(),
         ast::CopySource::Table { table_name, columns } => {
-            let cols = if columns.is_empty() { "*".to_string() } else { columns.iter().map(|c| c.to_string()).collect::<Vec<_>>().join(", ") };
+            let cols = if columns.is_empty() {
+                "*".to_string()
+            } else {
+                columns.iter().map(|c| c.to_string()).collect::<Vec<_>>().join(", ")
+            };
             parse_single_query(&format!("SELECT {cols} FROM {table_name}"))?
         }
     };
@@ -605,7 +688,9 @@ async fn copy_out(source: &ast::CopySource, format: &crate::sql::copy::CopyForma
     let rows: Vec<Vec<Option<String>>> = batches
         .iter()
         .flat_map(|b| (0..b.len).map(move |i| b.row(i)))
-        .map(|row| row.iter().map(|v| if v.is_null() { None } else { Some(crate::sql::cast::format_value(v)) }).collect())
+        .map(|row| {
+            row.iter().map(|v| if v.is_null() { None } else { Some(crate::sql::cast::format_value(v)) }).collect()
+        })
         .collect();
     let n = rows.len() as u64;
     let data = format.write(&rows, Some(&names));
@@ -631,7 +716,9 @@ fn isolation_of(modes: &[ast::TransactionMode]) -> Option<IsolationLevel> {
     modes.iter().find_map(|m| match m {
         ast::TransactionMode::IsolationLevel(level) => Some(match level {
             ast::TransactionIsolationLevel::Serializable => IsolationLevel::Serializable,
-            ast::TransactionIsolationLevel::RepeatableRead | ast::TransactionIsolationLevel::Snapshot => IsolationLevel::RepeatableRead,
+            ast::TransactionIsolationLevel::RepeatableRead | ast::TransactionIsolationLevel::Snapshot => {
+                IsolationLevel::RepeatableRead
+            }
             _ => IsolationLevel::ReadCommitted,
         }),
         _ => None,

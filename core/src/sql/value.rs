@@ -381,9 +381,7 @@ impl Hash for Value {
 }
 
 fn hash_number<H: Hasher>(f: f64, int: Option<i64>, state: &mut H) {
-    let int = int.or_else(|| {
-        (f.fract() == 0.0 && f.abs() < 9.0e18).then_some(f as i64)
-    });
+    let int = int.or_else(|| (f.fract() == 0.0 && f.abs() < 9.0e18).then_some(f as i64));
     match int {
         Some(i) => i.hash(state),
         None if f.is_nan() => u64::MAX.hash(state),
@@ -406,7 +404,6 @@ mod tests {
 
     #[test]
     fn equal_numbers_hash_alike() {
-        use std::hash::BuildHasher as _;
         let s = ahash::RandomState::with_seeds(1, 2, 3, 4);
         assert_eq!(s.hash_one(Value::Int(7)), s.hash_one(Value::Float(7.0)));
         assert_eq!(s.hash_one(Value::Int(7)), s.hash_one(Value::Numeric(Decimal::from(7))));

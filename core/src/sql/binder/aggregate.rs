@@ -143,9 +143,10 @@ fn ast_children(e: &ast::Expr) -> Vec<&ast::Expr> {
             out.extend(else_result.iter().map(|e| &**e));
             out
         }
-        E::Substring { expr, substring_from, substring_for, .. } => {
-            std::iter::once(&**expr).chain(substring_from.iter().map(|e| &**e)).chain(substring_for.iter().map(|e| &**e)).collect()
-        }
+        E::Substring { expr, substring_from, substring_for, .. } => std::iter::once(&**expr)
+            .chain(substring_from.iter().map(|e| &**e))
+            .chain(substring_for.iter().map(|e| &**e))
+            .collect(),
         E::Position { expr, r#in } => vec![expr, r#in],
         E::Trim { expr, trim_what, .. } => std::iter::once(&**expr).chain(trim_what.iter().map(|e| &**e)).collect(),
         E::AnyOp { left, right, .. } | E::AllOp { left, right, .. } => vec![left, right],
@@ -163,7 +164,7 @@ impl Binder<'_> {
             && f.over.is_some()
         {
             let text = f.to_string();
-            let k = window.asts.iter().position(|a| *a == text).ok_or_else(|| window_misplaced())?;
+            let k = window.asts.iter().position(|a| *a == text).ok_or_else(window_misplaced)?;
             return Ok(Some(Expr::column(window.base + k, window.types[k].clone())));
         }
         let Some(agg) = &self.agg else { return Ok(None) };
@@ -231,7 +232,8 @@ impl Binder<'_> {
     /// Binds an aggregate call's arguments against the FROM scope.
     pub(super) fn bind_agg_call(&mut self, f: &ast::Function, scope: &Scope) -> Result<AggCall> {
         let name = function_name(f);
-        let mut func = aggregate_func(&name).ok_or_else(|| Error::sql("42883", format!("function {name} does not exist")))?;
+        let mut func =
+            aggregate_func(&name).ok_or_else(|| Error::sql("42883", format!("function {name} does not exist")))?;
         let (distinct, star, clauses) = match &f.args {
             ast::FunctionArguments::List(list) => (
                 matches!(list.duplicate_treatment, Some(ast::DuplicateTreatment::Distinct)),
@@ -420,7 +422,10 @@ fn window_frame(frame: Option<&ast::WindowFrame>, ordered: bool) -> Result<Frame
     };
     let start = frame_bound(&frame.start_bound)?;
     let end = frame.end_bound.as_ref().map(frame_bound).transpose()?.unwrap_or(FrameBound::CurrentRow);
-    if !rows && (matches!(start, FrameBound::Preceding(_) | FrameBound::Following(_)) || matches!(end, FrameBound::Preceding(_) | FrameBound::Following(_))) {
+    if !rows
+        && (matches!(start, FrameBound::Preceding(_) | FrameBound::Following(_))
+            || matches!(end, FrameBound::Preceding(_) | FrameBound::Following(_)))
+    {
         return Err(Error::NotSupported("RANGE frames with offsets".into()));
     }
     Ok(Frame { rows, start, end })

@@ -22,14 +22,7 @@ impl Binder<'_> {
         }
         match e {
             ast::Expr::Identifier(ident) => self.bind_column(None, &ident_name(ident), scope),
-            ast::Expr::CompoundIdentifier(parts) => {
-                let names: Vec<String> = parts.iter().map(ident_name).collect();
-                match names.as_slice() {
-                    [table, column] => self.bind_column(Some(table), column, scope),
-                    [_, table, column] => self.bind_column(Some(table), column, scope),
-                    _ => Err(Error::NotSupported(format!("column reference {e}"))),
-                }
-            }
+            ast::Expr::CompoundIdentifier(parts) => self.bind_compound(parts, scope),
             ast::Expr::Value(v) => self.bind_value(&v.value),
             ast::Expr::Nested(inner) => self.bind_expr(inner, scope),
             ast::Expr::BinaryOp { left, op, right } => self.bind_binary_ast(left, op, right, scope),
@@ -84,8 +77,18 @@ impl Binder<'_> {
                 Ok(if *negated { Expr::Not(Box::new(sub)) } else { sub })
             }
             ast::Expr::Subquery(query) => self.bind_subquery(query, SubqueryKind::Scalar, scope),
-            ast::Expr::AnyOp { left, compare_op, right, .. } => self.bind_any_all(left, compare_op, right, false, scope),
+            ast::Expr::AnyOp { left, compare_op, right, .. } => {
+                self.bind_any_all(left, compare_op, right, false, scope)
+            }
             ast::Expr::AllOp { left, compare_op, right } => self.bind_any_all(left, compare_op, right, true, scope),
+            other => self.bind_special_form(other, scope),
+        }
+    }
+
+    /// SQL's special syntax for functions (EXTRACT, SUBSTRING … FROM,
+    /// POSITION … IN, TRIM …), intervals and arrays.
+    fn bind_special_form(&mut self, e: &ast::Expr, scope: &Scope) -> Result<Expr> {
+        match e {
             ast::Expr::Extract { field, expr, .. } => {
                 let arg = self.bind_expr(expr, scope)?;
                 let field = Expr::Literal(Value::Text(field.to_string().to_lowercase()), DataType::Text);
@@ -132,6 +135,15 @@ impl Binder<'_> {
                 self.make_function("array", items)
             }
             other => Err(Error::NotSupported(format!("expression {other}"))),
+        }
+    }
+
+    /// `table.column` or `schema.table.column`.
+    fn bind_compound(&mut self, parts: &[ast::Ident], scope: &Scope) -> Result<Expr> {
+        let names: Vec<String> = parts.iter().map(ident_name).collect();
+        match names.as_slice() {
+            [table, column] | [_, table, column] => self.bind_column(Some(table), column, scope),
+            _ => Err(Error::NotSupported(format!("column reference {}", names.join(".")))),
         }
     }
 
@@ -229,7 +241,13 @@ impl Binder<'_> {
         Ok((exprs, common))
     }
 
-    fn bind_binary_ast(&mut self, left: &ast::Expr, op: &ast::BinaryOperator, right: &ast::Expr, scope: &Scope) -> Result<Expr> {
+    fn bind_binary_ast(
+        &mut self,
+        left: &ast::Expr,
+        op: &ast::BinaryOperator,
+        right: &ast::Expr,
+        scope: &Scope,
+    ) -> Result<Expr> {
         use ast::BinaryOperator as B;
         match op {
             B::And | B::Or => {
@@ -253,11 +271,7 @@ impl Binder<'_> {
 
     /// Builds `l op r` with PostgreSQL's operand coercions.
     pub fn make_binary(&mut self, op: BinaryOp, l: Expr, r: Expr) -> Result<Expr> {
-        let (l, r) = if is_comparison(op) {
-            self.unify(l, r, "operator")?
-        } else {
-            self.coerce_arithmetic(op, l, r)
-        };
+        let (l, r) = if is_comparison(op) { self.unify(l, r, "operator")? } else { self.coerce_arithmetic(op, l, r) };
         let ty = ops::binary_type(op, &l.ty(), &r.ty())?;
         Ok(Expr::Binary { op, left: Box::new(l), right: Box::new(r), ty })
     }
@@ -266,7 +280,8 @@ impl Binder<'_> {
     /// side's type, as PostgreSQL resolves `unknown`.
     fn coerce_arithmetic(&mut self, op: BinaryOp, l: Expr, r: Expr) -> (Expr, Expr) {
         let (tl, tr) = (l.ty(), r.ty());
-        let text_like = matches!(op, BinaryOp::Concat | BinaryOp::Like | BinaryOp::NotLike | BinaryOp::ILike | BinaryOp::NotILike);
+        let text_like =
+            matches!(op, BinaryOp::Concat | BinaryOp::Like | BinaryOp::NotLike | BinaryOp::ILike | BinaryOp::NotILike);
         let target_for_unknown = |other: &DataType| -> DataType {
             if text_like || *other == DataType::Unknown {
                 DataType::Text
@@ -336,7 +351,14 @@ impl Binder<'_> {
         Ok(Expr::IsDistinct { left: Box::new(l), right: Box::new(r), negated })
     }
 
-    fn bind_between(&mut self, e: &ast::Expr, negated: bool, low: &ast::Expr, high: &ast::Expr, scope: &Scope) -> Result<Expr> {
+    fn bind_between(
+        &mut self,
+        e: &ast::Expr,
+        negated: bool,
+        low: &ast::Expr,
+        high: &ast::Expr,
+        scope: &Scope,
+    ) -> Result<Expr> {
         let x = self.bind_expr(e, scope)?;
         let lo = self.bind_expr(low, scope)?;
         let hi = self.bind_expr(high, scope)?;
@@ -447,7 +469,9 @@ impl Binder<'_> {
         self.outer.pop();
         let bound = bound?;
         let correlated = self.outer_refs > refs_before;
-        if matches!(kind, SubqueryKind::Scalar | SubqueryKind::Any { .. } | SubqueryKind::All { .. }) && bound.names.len() != 1 {
+        if matches!(kind, SubqueryKind::Scalar | SubqueryKind::Any { .. } | SubqueryKind::All { .. })
+            && bound.names.len() != 1
+        {
             return Err(Error::sql("42601", "subquery must return only one column"));
         }
         let kind = match kind {
@@ -540,9 +564,9 @@ impl Binder<'_> {
 /// The text of a string literal.
 pub fn string_value(v: &ast::Value) -> Result<String> {
     match v {
-        ast::Value::SingleQuotedString(s) | ast::Value::EscapedStringLiteral(s) | ast::Value::NationalStringLiteral(s) => {
-            Ok(s.clone())
-        }
+        ast::Value::SingleQuotedString(s)
+        | ast::Value::EscapedStringLiteral(s)
+        | ast::Value::NationalStringLiteral(s) => Ok(s.clone()),
         ast::Value::DollarQuotedString(s) => Ok(s.value.clone()),
         other => Err(Error::sql("42601", format!("expected a string literal, found {other}"))),
     }

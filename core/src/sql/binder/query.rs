@@ -68,7 +68,8 @@ impl<'a> Binder<'a> {
 
     /// `base UNION [ALL] step`, where `step` reads the CTE's previous rows.
     fn bind_recursive_cte(&mut self, name: &str, cte: &ast::Cte) -> Result<BoundQuery> {
-        let ast::SetExpr::SetOperation { left, op: ast::SetOperator::Union, set_quantifier, right } = cte.query.body.as_ref()
+        let ast::SetExpr::SetOperation { left, op: ast::SetOperator::Union, set_quantifier, right } =
+            cte.query.body.as_ref()
         else {
             return Err(Error::sql("42P19", format!("recursive query \"{name}\" must have the form base UNION step")));
         };
@@ -87,7 +88,9 @@ impl<'a> Binder<'a> {
     /// Binds a query body without ORDER BY / LIMIT of its own.
     fn bind_set_expr(&mut self, body: &ast::SetExpr) -> Result<BoundQuery> {
         match body {
-            ast::SetExpr::Select(select) => self.bind_select(select, &Tail { order_by: &[], limit: None, offset: None }),
+            ast::SetExpr::Select(select) => {
+                self.bind_select(select, &Tail { order_by: &[], limit: None, offset: None })
+            }
             ast::SetExpr::Query(query) => self.bind_query(query),
             ast::SetExpr::Values(values) => self.bind_values(values, None),
             ast::SetExpr::SetOperation { left, op, set_quantifier, right } => {
@@ -133,7 +136,12 @@ impl<'a> Binder<'a> {
         if current == types {
             return Ok(plan);
         }
-        let exprs = current.into_iter().enumerate().zip(types).map(|((i, from), to)| self.cast_to(Expr::column(i, from), to)).collect();
+        let exprs = current
+            .into_iter()
+            .enumerate()
+            .zip(types)
+            .map(|((i, from), to)| self.cast_to(Expr::column(i, from), to))
+            .collect();
         Ok(Plan::Project { input: Box::new(plan), exprs })
     }
 
@@ -149,7 +157,11 @@ impl<'a> Binder<'a> {
             let mut bound = Vec::with_capacity(width);
             for e in &row.content {
                 let is_default = matches!(e, ast::Expr::Identifier(i) if i.quote_style.is_none() && i.value.eq_ignore_ascii_case("default"));
-                bound.push(if is_default { Expr::Function { name: "default".into(), args: vec![], ty: DataType::Unknown } } else { self.bind_expr(e, &empty)? });
+                bound.push(if is_default {
+                    Expr::Function { name: "default".into(), args: vec![], ty: DataType::Unknown }
+                } else {
+                    self.bind_expr(e, &empty)?
+                });
             }
             rows.push(bound);
         }
@@ -178,8 +190,9 @@ impl<'a> Binder<'a> {
                 let mut common = DataType::Unknown;
                 for row in rows {
                     let ty = row[c].ty();
-                    common = crate::sql::cast::common_type(&common, &ty)
-                        .ok_or_else(|| Error::sql("42804", format!("VALUES types {common} and {ty} cannot be matched")))?;
+                    common = crate::sql::cast::common_type(&common, &ty).ok_or_else(|| {
+                        Error::sql("42804", format!("VALUES types {common} and {ty} cannot be matched"))
+                    })?;
                 }
                 Ok(if common == DataType::Unknown { DataType::Text } else { common })
             })
@@ -190,7 +203,12 @@ impl<'a> Binder<'a> {
     fn apply_tail_by_name(&mut self, bound: BoundQuery, tail: &Tail) -> Result<BoundQuery> {
         let types = bound.types();
         let scope = Scope::new(
-            bound.names.iter().zip(&types).map(|(n, t)| ScopeColumn { table: None, name: n.clone(), ty: t.clone(), hidden: false }).collect(),
+            bound
+                .names
+                .iter()
+                .zip(&types)
+                .map(|(n, t)| ScopeColumn { table: None, name: n.clone(), ty: t.clone(), hidden: false })
+                .collect(),
         );
         let mut plan = bound.plan;
         if !tail.order_by.is_empty() {
@@ -387,20 +405,36 @@ impl<'a> Binder<'a> {
                 }
             };
             let desc = matches!(item.options.sort, Some(ast::OrderBySort::Desc));
-            keys.push(SortKey { expr: Expr::column(index, exprs[index].ty()), desc, nulls_first: item.options.nulls_first.unwrap_or(desc) });
+            keys.push(SortKey {
+                expr: Expr::column(index, exprs[index].ty()),
+                desc,
+                nulls_first: item.options.nulls_first.unwrap_or(desc),
+            });
         }
         let mut plan = Plan::Project { input: Box::new(input), exprs: exprs.clone() };
         match &select.distinct {
             None | Some(ast::Distinct::All) => {}
             Some(ast::Distinct::Distinct) => {
                 if exprs.len() > visible {
-                    return Err(Error::sql("42P10", "for SELECT DISTINCT, ORDER BY expressions must appear in select list"));
+                    return Err(Error::sql(
+                        "42P10",
+                        "for SELECT DISTINCT, ORDER BY expressions must appear in select list",
+                    ));
                 }
                 plan = Plan::Distinct { input: Box::new(plan), on: None };
             }
             Some(ast::Distinct::On(on)) => {
-                let proj_scope = Scope::new(names.iter().zip(&exprs).map(|(n, e)| ScopeColumn { table: None, name: n.clone(), ty: e.ty(), hidden: false }).collect());
-                let on = on.iter().map(|e| self.distinct_on_key(e, items, &exprs, &proj_scope)).collect::<Result<Vec<_>>>()?;
+                let proj_scope = Scope::new(
+                    names
+                        .iter()
+                        .zip(&exprs)
+                        .map(|(n, e)| ScopeColumn { table: None, name: n.clone(), ty: e.ty(), hidden: false })
+                        .collect(),
+                );
+                let on = on
+                    .iter()
+                    .map(|e| self.distinct_on_key(e, items, &exprs, &proj_scope))
+                    .collect::<Result<Vec<_>>>()?;
                 if !keys.is_empty() {
                     plan = Plan::Sort { input: Box::new(plan), keys: keys.clone() };
                 }
@@ -419,7 +453,13 @@ impl<'a> Binder<'a> {
         Ok(BoundQuery { plan, names })
     }
 
-    fn distinct_on_key(&mut self, e: &ast::Expr, items: &[(ast::Expr, String)], exprs: &[Expr], proj_scope: &Scope) -> Result<Expr> {
+    fn distinct_on_key(
+        &mut self,
+        e: &ast::Expr,
+        items: &[(ast::Expr, String)],
+        exprs: &[Expr],
+        proj_scope: &Scope,
+    ) -> Result<Expr> {
         if let Some(i) = ordinal(e, items.len())? {
             return Ok(Expr::column(i, exprs[i].ty()));
         }
@@ -431,7 +471,13 @@ impl<'a> Binder<'a> {
 
     /// Which select item an ORDER BY item names, if it names one: a
     /// position, an output name, or the same expression.
-    fn order_position(&mut self, item: &ast::OrderByExpr, items: &[(ast::Expr, String)], names: &[String], scope: &Scope) -> Result<Option<usize>> {
+    fn order_position(
+        &mut self,
+        item: &ast::OrderByExpr,
+        items: &[(ast::Expr, String)],
+        names: &[String],
+        scope: &Scope,
+    ) -> Result<Option<usize>> {
         if let Some(i) = ordinal(&item.expr, items.len())? {
             return Ok(Some(i));
         }
@@ -501,7 +547,14 @@ impl<'a> Binder<'a> {
             conditions.push(self.bind_bool(on, &scope)?);
         }
         let on = Expr::and_all(conditions);
-        let plan = Plan::Join { left: Box::new(left), right: Box::new(right), kind, on, algo: JoinAlgo::NestedLoop, estimate: 0.0 };
+        let plan = Plan::Join {
+            left: Box::new(left),
+            right: Box::new(right),
+            kind,
+            on,
+            algo: JoinAlgo::NestedLoop,
+            estimate: 0.0,
+        };
         Ok((plan, scope))
     }
 
@@ -515,7 +568,9 @@ impl<'a> Binder<'a> {
                 let scope = Scope::of_table(&alias_name, &names, &plan.output_types());
                 Ok((plan, scope))
             }
-            ast::TableFactor::Table { name, alias, args: Some(args), .. } => self.bind_table_function(name, &args.args, alias.as_ref()),
+            ast::TableFactor::Table { name, alias, args: Some(args), .. } => {
+                self.bind_table_function(name, &args.args, alias.as_ref())
+            }
             ast::TableFactor::Derived { lateral: false, subquery, alias, .. } => {
                 let bound = self.bind_query(subquery)?;
                 let alias_name = alias.as_ref().map(|a| ident_name(&a.name)).unwrap_or_else(|| "subquery".into());
@@ -563,7 +618,12 @@ impl<'a> Binder<'a> {
     }
 
     /// `generate_series(a, b [, step])` with constant integer arguments.
-    fn bind_table_function(&mut self, name: &ast::ObjectName, args: &[ast::FunctionArg], alias: Option<&ast::TableAlias>) -> Result<(Plan, Scope)> {
+    fn bind_table_function(
+        &mut self,
+        name: &ast::ObjectName,
+        args: &[ast::FunctionArg],
+        alias: Option<&ast::TableAlias>,
+    ) -> Result<(Plan, Scope)> {
         let fname = object_name(name)?;
         if fname != "generate_series" {
             return Err(Error::NotSupported(format!("table function {fname}")));
@@ -575,7 +635,11 @@ impl<'a> Binder<'a> {
             };
             match self.bind_expr(e, &Scope::default())? {
                 Expr::Literal(Value::Int(i), _) => numbers.push(i),
-                _ => return Err(Error::NotSupported("generate_series with non-constant or non-integer arguments".into())),
+                _ => {
+                    return Err(Error::NotSupported(
+                        "generate_series with non-constant or non-integer arguments".into(),
+                    ));
+                }
             }
         }
         let (start, stop, step) = match numbers.as_slice() {
@@ -583,7 +647,11 @@ impl<'a> Binder<'a> {
             [a, b, s] if *s != 0 => (*a, *b, *s),
             _ => return Err(Error::sql("22023", "generate_series needs (start, stop [, step <> 0])")),
         };
-        let count = if (step > 0 && start > stop) || (step < 0 && start < stop) { 0 } else { ((stop as i128 - start as i128) / step as i128 + 1) as u64 };
+        let count = if (step > 0 && start > stop) || (step < 0 && start < stop) {
+            0
+        } else {
+            ((stop as i128 - start as i128) / step as i128 + 1) as u64
+        };
         if count > 10_000_000 {
             return Err(Error::sql("54000", "generate_series of more than 10,000,000 rows"));
         }
@@ -601,7 +669,14 @@ fn missing_using(name: &str) -> Error {
 }
 
 fn cross_join(left: Plan, right: Plan) -> Plan {
-    Plan::Join { left: Box::new(left), right: Box::new(right), kind: JoinKind::Inner, on: None, algo: JoinAlgo::NestedLoop, estimate: 0.0 }
+    Plan::Join {
+        left: Box::new(left),
+        right: Box::new(right),
+        kind: JoinKind::Inner,
+        on: None,
+        algo: JoinAlgo::NestedLoop,
+        estimate: 0.0,
+    }
 }
 
 fn apply_column_aliases(mut names: Vec<String>, alias: Option<&ast::TableAlias>) -> Result<Vec<String>> {
@@ -693,20 +768,21 @@ fn output_name(e: &ast::Expr) -> String {
 }
 
 fn types_name(ty: &ast::DataType) -> String {
-    super::types::data_type(ty).map(|t| match t {
-        DataType::Int32 => "int4".into(),
-        DataType::Int64 => "int8".into(),
-        DataType::Int16 => "int2".into(),
-        DataType::Float64 => "float8".into(),
-        DataType::Float32 => "float4".into(),
-        DataType::Bool => "bool".into(),
-        DataType::Varchar(_) => "varchar".into(),
-        DataType::Char(_) => "bpchar".into(),
-        DataType::Timestamp => "timestamp".into(),
-        DataType::TimestampTz => "timestamptz".into(),
-        other => other.sql_name(),
-    })
-    .unwrap_or_else(|_| "?column?".into())
+    super::types::data_type(ty)
+        .map(|t| match t {
+            DataType::Int32 => "int4".into(),
+            DataType::Int64 => "int8".into(),
+            DataType::Int16 => "int2".into(),
+            DataType::Float64 => "float8".into(),
+            DataType::Float32 => "float4".into(),
+            DataType::Bool => "bool".into(),
+            DataType::Varchar(_) => "varchar".into(),
+            DataType::Char(_) => "bpchar".into(),
+            DataType::Timestamp => "timestamp".into(),
+            DataType::TimestampTz => "timestamptz".into(),
+            other => other.sql_name(),
+        })
+        .unwrap_or_else(|_| "?column?".into())
 }
 
 fn column_ast(c: &ScopeColumn) -> ast::Expr {
@@ -726,7 +802,11 @@ fn reject_unsupported(select: &ast::Select) -> Result<()> {
     if select.into.is_some() {
         return Err(Error::NotSupported("SELECT INTO".into()));
     }
-    if select.top.is_some() || !select.lateral_views.is_empty() || select.qualify.is_some() || !select.named_window.is_empty() {
+    if select.top.is_some()
+        || !select.lateral_views.is_empty()
+        || select.qualify.is_some()
+        || !select.named_window.is_empty()
+    {
         return Err(Error::NotSupported("TOP, LATERAL VIEW, QUALIFY and WINDOW clauses".into()));
     }
     Ok(())

@@ -31,7 +31,12 @@ impl Scope {
         let columns = names
             .iter()
             .zip(types)
-            .map(|(name, ty)| ScopeColumn { table: Some(table.to_string()), name: name.clone(), ty: ty.clone(), hidden: false })
+            .map(|(name, ty)| ScopeColumn {
+                table: Some(table.to_string()),
+                name: name.clone(),
+                ty: ty.clone(),
+                hidden: false,
+            })
             .collect();
         Scope { columns }
     }

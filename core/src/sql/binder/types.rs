@@ -95,7 +95,9 @@ pub fn number_literal(text: &str) -> Result<Value> {
             .or_else(|_| text.parse::<f64>().map(Value::Float))
             .map_err(|_| invalid_number(text));
     }
-    text.parse::<Decimal>().map(Value::Numeric).or_else(|_| text.parse::<f64>().map(Value::Float).map_err(|_| invalid_number(text)))
+    text.parse::<Decimal>()
+        .map(Value::Numeric)
+        .or_else(|_| text.parse::<f64>().map(Value::Float).map_err(|_| invalid_number(text)))
 }
 
 fn invalid_number(text: &str) -> Error {

@@ -27,18 +27,38 @@ use super::{BoxOp, ExecContext, FixedHashMap, Operator, charge_memory, eval, fix
 #[derive(Debug, Clone)]
 enum Acc {
     Count(i64),
-    SumInt { sum: i128, seen: bool },
-    SumFloat { sum: f64, seen: bool },
-    SumNumeric { sum: Decimal, seen: bool },
-    SumInterval { sum: Option<Value> },
-    Avg { sum: Decimal, float_sum: f64, count: i64 },
+    SumInt {
+        sum: i128,
+        seen: bool,
+    },
+    SumFloat {
+        sum: f64,
+        seen: bool,
+    },
+    SumNumeric {
+        sum: Decimal,
+        seen: bool,
+    },
+    SumInterval {
+        sum: Option<Value>,
+    },
+    Avg {
+        sum: Decimal,
+        float_sum: f64,
+        count: i64,
+    },
     MinMax(Option<Value>),
     Bool(Option<bool>),
     Bits(Option<i64>),
     /// string_agg / array_agg: (ORDER BY keys, value, separator).
     Collect(Vec<(Vec<Value>, Value, String)>),
     /// Variance family: count, sum, sum of squares.
-    Moments { n: i64, sum: Decimal, sum_sq: Decimal, float: bool },
+    Moments {
+        n: i64,
+        sum: Decimal,
+        sum_sq: Decimal,
+        float: bool,
+    },
 }
 
 fn new_acc(call: &AggCall) -> Acc {
@@ -91,6 +111,63 @@ impl Acc {
         if first.is_null(row) {
             return Ok(());
         }
+        if self.add_number(first, row)? {
+            return Ok(());
+        }
+        match self {
+            Acc::MinMax(current) => {
+                let v = first.get(row);
+                let replace = match current {
+                    None => true,
+                    Some(c) => {
+                        let o = v.total_cmp(c);
+                        if func == AggFunc::Min { o.is_lt() } else { o.is_gt() }
+                    }
+                };
+                if replace {
+                    *current = Some(v);
+                }
+            }
+            Acc::Bool(state) => {
+                let b = first.get(row).as_bool().unwrap_or(false);
+                *state = Some(match (*state, func) {
+                    (None, _) => b,
+                    (Some(s), AggFunc::BoolAnd) => s && b,
+                    (Some(s), _) => s || b,
+                });
+            }
+            Acc::Bits(state) => {
+                let Value::Int(i) = first.get(row) else { return Ok(()) };
+                *state = Some(match (*state, func) {
+                    (None, _) => i,
+                    (Some(s), AggFunc::BitAnd) => s & i,
+                    (Some(s), _) => s | i,
+                });
+            }
+            Acc::Collect(items) => {
+                let sep =
+                    args.get(1).map(|c| c.get(row)).and_then(|v| if let Value::Text(s) = v { Some(s) } else { None });
+                items.push((order.to_vec(), first.get(row), sep.unwrap_or_default()));
+            }
+            Acc::Moments { n, sum, sum_sq, .. } => {
+                let d = to_decimal(&first.get(row))?;
+                *n += 1;
+                *sum = sum.checked_add(d).ok_or_else(overflow)?;
+                *sum_sq = sum_sq.checked_add(d.checked_mul(d).ok_or_else(overflow)?).ok_or_else(overflow)?;
+            }
+            // Handled by add_number above.
+            Acc::Count(_)
+            | Acc::SumInt { .. }
+            | Acc::SumFloat { .. }
+            | Acc::SumNumeric { .. }
+            | Acc::SumInterval { .. }
+            | Acc::Avg { .. } => {}
+        }
+        Ok(())
+    }
+
+    /// Counting and summing states; false for the others.
+    fn add_number(&mut self, first: &Column, row: usize) -> Result<bool> {
         match self {
             Acc::Count(n) => *n += 1,
             Acc::SumInt { sum, seen } => {
@@ -124,47 +201,9 @@ impl Acc {
                 }
                 *count += 1;
             }
-            Acc::MinMax(current) => {
-                let v = first.get(row);
-                let replace = match current {
-                    None => true,
-                    Some(c) => {
-                        let o = v.total_cmp(c);
-                        if func == AggFunc::Min { o.is_lt() } else { o.is_gt() }
-                    }
-                };
-                if replace {
-                    *current = Some(v);
-                }
-            }
-            Acc::Bool(state) => {
-                let b = first.get(row).as_bool().unwrap_or(false);
-                *state = Some(match (*state, func) {
-                    (None, _) => b,
-                    (Some(s), AggFunc::BoolAnd) => s && b,
-                    (Some(s), _) => s || b,
-                });
-            }
-            Acc::Bits(state) => {
-                let Value::Int(i) = first.get(row) else { return Ok(()) };
-                *state = Some(match (*state, func) {
-                    (None, _) => i,
-                    (Some(s), AggFunc::BitAnd) => s & i,
-                    (Some(s), _) => s | i,
-                });
-            }
-            Acc::Collect(items) => {
-                let sep = args.get(1).map(|c| c.get(row)).and_then(|v| if let Value::Text(s) = v { Some(s) } else { None });
-                items.push((order.to_vec(), first.get(row), sep.unwrap_or_default()));
-            }
-            Acc::Moments { n, sum, sum_sq, .. } => {
-                let d = to_decimal(&first.get(row))?;
-                *n += 1;
-                *sum = sum.checked_add(d).ok_or_else(overflow)?;
-                *sum_sq = sum_sq.checked_add(d.checked_mul(d).ok_or_else(overflow)?).ok_or_else(overflow)?;
-            }
+            _ => return Ok(false),
         }
-        Ok(())
+        Ok(true)
     }
 
     /// The aggregate's value.
@@ -175,7 +214,9 @@ impl Acc {
             | Acc::SumFloat { seen: false, .. }
             | Acc::SumNumeric { seen: false, .. } => Value::Null,
             Acc::SumInt { sum, .. } => match call.ty {
-                DataType::Int64 => Value::Int(i64::try_from(sum).map_err(|_| Error::sql("22003", "bigint out of range"))?),
+                DataType::Int64 => {
+                    Value::Int(i64::try_from(sum).map_err(|_| Error::sql("22003", "bigint out of range"))?)
+                }
                 _ => Value::Numeric(Decimal::from_i128_with_scale(sum, 0)),
             },
             Acc::SumFloat { sum, .. } => Value::Float(sum),
@@ -238,11 +279,22 @@ fn finish_moments(func: AggFunc, n: i64, sum: Decimal, sum_sq: Decimal, float: b
         return Ok(Value::Null);
     }
     let nd = Decimal::from(n);
-    let numerator = nd.checked_mul(sum_sq).and_then(|a| sum.checked_mul(sum).and_then(|b| a.checked_sub(b))).ok_or_else(overflow)?;
+    let numerator = nd
+        .checked_mul(sum_sq)
+        .and_then(|a| sum.checked_mul(sum).and_then(|b| a.checked_sub(b)))
+        .ok_or_else(overflow)?;
     let denominator = if sample { nd * Decimal::from(n - 1) } else { nd * nd };
     let variance = numerator.checked_div(denominator).ok_or_else(overflow)?.max(Decimal::ZERO);
-    let value = if matches!(func, AggFunc::StddevSamp | AggFunc::StddevPop) { variance.sqrt().ok_or_else(overflow)? } else { variance };
-    Ok(if float { Value::Float(value.to_f64().unwrap_or(f64::NAN)) } else { Value::Numeric(value.round_dp(16).normalize().max(value.round_dp(16))) })
+    let value = if matches!(func, AggFunc::StddevSamp | AggFunc::StddevPop) {
+        variance.sqrt().ok_or_else(overflow)?
+    } else {
+        variance
+    };
+    Ok(if float {
+        Value::Float(value.to_f64().unwrap_or(f64::NAN))
+    } else {
+        Value::Numeric(value.round_dp(16).normalize().max(value.round_dp(16)))
+    })
 }
 
 /// Compares two ORDER BY key tuples.
@@ -250,8 +302,20 @@ pub fn compare_keys(a: &[Value], b: &[Value], keys: &[SortKey]) -> std::cmp::Ord
     for ((x, y), key) in a.iter().zip(b).zip(keys) {
         let o = match (x.is_null(), y.is_null()) {
             (true, true) => std::cmp::Ordering::Equal,
-            (true, false) => if key.nulls_first { std::cmp::Ordering::Less } else { std::cmp::Ordering::Greater },
-            (false, true) => if key.nulls_first { std::cmp::Ordering::Greater } else { std::cmp::Ordering::Less },
+            (true, false) => {
+                if key.nulls_first {
+                    std::cmp::Ordering::Less
+                } else {
+                    std::cmp::Ordering::Greater
+                }
+            }
+            (false, true) => {
+                if key.nulls_first {
+                    std::cmp::Ordering::Greater
+                } else {
+                    std::cmp::Ordering::Less
+                }
+            }
             (false, false) => {
                 let o = x.total_cmp(y);
                 if key.desc { o.reverse() } else { o }
@@ -307,7 +371,8 @@ impl AggregateOp {
                 self.feed(a, call, &batch, &groups, &mut accs, &mut distinct_seen, ctx).await?;
             }
         }
-        let types: Vec<DataType> = self.group_by.iter().map(Expr::ty).chain(self.aggs.iter().map(|a| a.ty.clone())).collect();
+        let types: Vec<DataType> =
+            self.group_by.iter().map(Expr::ty).chain(self.aggs.iter().map(|a| a.ty.clone())).collect();
         let mut rows = Vec::with_capacity(keys.len());
         for (key, group_accs) in keys.into_iter().zip(accs) {
             let mut row = key;
@@ -345,7 +410,13 @@ impl AggregateOp {
             GroupIndex::Int(map) => {
                 let c = &key_columns[0];
                 for row in 0..batch.len {
-                    let k = if c.is_null(row) { None } else if let ColumnData::Int(v) = &c.data { Some(v[row]) } else { None };
+                    let k = if c.is_null(row) {
+                        None
+                    } else if let ColumnData::Int(v) = &c.data {
+                        Some(v[row])
+                    } else {
+                        None
+                    };
                     let g = match map.get(&k) {
                         Some(g) => *g,
                         None => {

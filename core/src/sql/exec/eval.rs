@@ -17,11 +17,11 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::sql::batch::{Batch, Column, ColumnData};
+use crate::sql::cast;
 use crate::sql::expr::{Expr, SubqueryKind};
 use crate::sql::functions::{self, FunctionContext};
 use crate::sql::ops::{self, BinaryOp};
 use crate::sql::value::{DataType, Value};
-use crate::sql::cast;
 use crate::{Error, Result};
 
 /// What the synchronous evaluator reads besides the batch.
@@ -76,13 +76,20 @@ pub fn eval_sync(e: &Expr, batch: &Batch, env: &mut EvalEnv) -> Result<Column> {
         Expr::Column { index, .. } => Ok(batch.columns[*index].clone()),
         Expr::Literal(v, ty) => Ok(Column::repeat(v, ty, batch.len)),
         Expr::Param { index, ty } => {
-            let v = env.params.get(*index).cloned().ok_or_else(|| Error::sql("08P01", format!("no value for parameter ${}", index + 1)))?;
+            let v = env
+                .params
+                .get(*index)
+                .cloned()
+                .ok_or_else(|| Error::sql("08P01", format!("no value for parameter ${}", index + 1)))?;
             let v = if matches!(ty, DataType::Unknown) { v } else { cast::cast(v, ty)? };
             Ok(Column::repeat(&v, ty, batch.len))
         }
         Expr::Outer { depth, index, ty } => {
             let row = env.outer.len().checked_sub(depth + 1).and_then(|i| env.outer.get(i));
-            let v = row.and_then(|r| r.get(*index)).cloned().ok_or_else(|| Error::Corrupt("outer reference without an outer row".into()))?;
+            let v = row
+                .and_then(|r| r.get(*index))
+                .cloned()
+                .ok_or_else(|| Error::Corrupt("outer reference without an outer row".into()))?;
             Ok(Column::repeat(&v, ty, batch.len))
         }
         Expr::Binary { op, left, right, ty } => {
@@ -131,7 +138,9 @@ pub fn eval_sync(e: &Expr, batch: &Batch, env: &mut EvalEnv) -> Result<Column> {
         }
         Expr::InList { expr, list, negated } => in_list(expr, list, *negated, batch, env),
         Expr::Function { name, args, ty } => function(e, name, args, ty, batch, env),
-        Expr::Subquery(_) => env.precomputed_for(e).ok_or_else(|| Error::Corrupt("subquery evaluated without its results".into())),
+        Expr::Subquery(_) => {
+            env.precomputed_for(e).ok_or_else(|| Error::Corrupt("subquery evaluated without its results".into()))
+        }
     }
 }
 
@@ -242,7 +251,10 @@ pub fn cast_column(c: Column, to: &DataType) -> Result<Column> {
     match (&c.data, to) {
         (ColumnData::Int(_), DataType::Int64) => return Ok(c),
         (ColumnData::Int(v), DataType::Float64) => {
-            return Ok(Column { data: ColumnData::Float(v.iter().map(|x| *x as f64).collect()), nulls: c.nulls.clone() });
+            return Ok(Column {
+                data: ColumnData::Float(v.iter().map(|x| *x as f64).collect()),
+                nulls: c.nulls.clone(),
+            });
         }
         (ColumnData::Float(_), DataType::Float64) => return Ok(c),
         _ => {}
@@ -254,7 +266,8 @@ pub fn cast_column(c: Column, to: &DataType) -> Result<Column> {
 /// does not decide.
 fn logic(a: &Expr, b: &Expr, batch: &Batch, env: &mut EvalEnv, is_and: bool) -> Result<Column> {
     let left = eval_sync(a, batch, env)?;
-    let undecided: Vec<u32> = (0..batch.len as u32).filter(|&i| left.get(i as usize).as_bool() != Some(!is_and)).collect();
+    let undecided: Vec<u32> =
+        (0..batch.len as u32).filter(|&i| left.get(i as usize).as_bool() != Some(!is_and)).collect();
     let mut out: Vec<Value> = left.to_values();
     if !undecided.is_empty() {
         let right = eval_subset(b, batch, &undecided, env)?;
@@ -270,7 +283,13 @@ fn logic(a: &Expr, b: &Expr, batch: &Batch, env: &mut EvalEnv, is_and: bool) -> 
     Ok(Column::from_values(out, &DataType::Bool))
 }
 
-fn case(branches: &[(Expr, Expr)], otherwise: Option<&Expr>, ty: &DataType, batch: &Batch, env: &mut EvalEnv) -> Result<Column> {
+fn case(
+    branches: &[(Expr, Expr)],
+    otherwise: Option<&Expr>,
+    ty: &DataType,
+    batch: &Batch,
+    env: &mut EvalEnv,
+) -> Result<Column> {
     let mut out = vec![Value::Null; batch.len];
     let mut pending: Vec<u32> = (0..batch.len as u32).collect();
     for (when, then) in branches {
@@ -278,7 +297,8 @@ fn case(branches: &[(Expr, Expr)], otherwise: Option<&Expr>, ty: &DataType, batc
             break;
         }
         let cond = eval_subset(when, batch, &pending, env)?;
-        let (hit, miss): (Vec<usize>, Vec<usize>) = (0..pending.len()).partition(|&k| cond.get(k).as_bool() == Some(true));
+        let (hit, miss): (Vec<usize>, Vec<usize>) =
+            (0..pending.len()).partition(|&k| cond.get(k).as_bool() == Some(true));
         if !hit.is_empty() {
             let rows: Vec<u32> = hit.iter().map(|&k| pending[k]).collect();
             let values = eval_subset(then, batch, &rows, env)?;

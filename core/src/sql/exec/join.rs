@@ -21,7 +21,6 @@ use crate::{Error, Result};
 
 use super::{BoxOp, ExecContext, FixedHashMap, Operator, batch_bytes, charge_memory, eval};
 
-
 /// Builds the operator for a Join node.
 pub fn build(plan: &Plan) -> Result<BoxOp> {
     let Plan::Join { left, right, kind, on, algo, .. } = plan else {
@@ -31,9 +30,7 @@ pub fn build(plan: &Plan) -> Result<BoxOp> {
     let left_types = left.output_types();
     let (left_keys, right_keys, index) = match algo {
         JoinAlgo::NestedLoop => (vec![], vec![], None),
-        JoinAlgo::Hash { left_keys, right_keys } => {
-            (left_keys.clone(), right_keys.clone(), None)
-        }
+        JoinAlgo::Hash { left_keys, right_keys } => (left_keys.clone(), right_keys.clone(), None),
         JoinAlgo::IndexLookup { index, left_keys } => {
             let Plan::Scan { table, filter, .. } = right.as_ref() else {
                 return Err(Error::Corrupt("index nested loop over a non-scan".into()));
@@ -86,7 +83,8 @@ impl JoinOp {
             self.built = Some(Built { rows: Batch::default(), table: None });
             return Ok(());
         };
-        let mut rows = Batch { columns: self.right_types.iter().map(|t| Column::from_values(vec![], t)).collect(), len: 0 };
+        let mut rows =
+            Batch { columns: self.right_types.iter().map(|t| Column::from_values(vec![], t)).collect(), len: 0 };
         let mut bytes = 0;
         while let Some(batch) = right.next(ctx).await? {
             ctx.check_cancel()?;
@@ -128,7 +126,13 @@ impl JoinOp {
     }
 
     /// Matching right rows per left row, the ON condition applied.
-    async fn matches(&self, batch: &Batch, right: &Batch, candidates: Vec<Vec<u32>>, ctx: &mut ExecContext) -> Result<Vec<Vec<u32>>> {
+    async fn matches(
+        &self,
+        batch: &Batch,
+        right: &Batch,
+        candidates: Vec<Vec<u32>>,
+        ctx: &mut ExecContext,
+    ) -> Result<Vec<Vec<u32>>> {
         let Some(on) = &self.on else { return Ok(candidates) };
         let mut out = vec![Vec::new(); batch.len];
         let mut pairs_l = Vec::new();
@@ -179,7 +183,7 @@ impl JoinOp {
         for key in keys {
             let mut mine = Vec::new();
             if !key.iter().any(Value::is_null) {
-                let eq = key.into_iter().map(|v| Expr::literal(v)).collect();
+                let eq = key.into_iter().map(Expr::literal).collect();
                 let access = Access::Index { index: index.clone(), eq, lo: None, hi: None };
                 for (_, row) in super::scan_range_keys(ctx, table.clone(), access, filter.as_ref()).await? {
                     mine.push(rows.len() as u32);
@@ -224,7 +228,9 @@ impl JoinOp {
                     for &r in rs {
                         li.push(l as u32);
                         ri.push(r);
-                        if self.index.is_none() && let Some(m) = self.right_matched.get_mut(r as usize) {
+                        if self.index.is_none()
+                            && let Some(m) = self.right_matched.get_mut(r as usize)
+                        {
                             *m = true;
                         }
                     }
@@ -245,7 +251,8 @@ impl JoinOp {
             return None;
         }
         let built = self.built.as_ref()?;
-        let rows: Vec<u32> = self.right_matched.iter().enumerate().filter(|(_, m)| !**m).map(|(i, _)| i as u32).collect();
+        let rows: Vec<u32> =
+            self.right_matched.iter().enumerate().filter(|(_, m)| !**m).map(|(i, _)| i as u32).collect();
         if rows.is_empty() {
             return None;
         }

@@ -99,11 +99,17 @@ pub fn build(plan: &Plan) -> Result<BoxOp> {
         Plan::Aggregate { input, group_by, aggs } => {
             Box::new(aggregate::AggregateOp::new(build(input)?, group_by.clone(), aggs.clone()))
         }
-        Plan::Window { input, calls } => Box::new(window::WindowOp::new(build(input)?, calls.clone(), input.output_types())),
+        Plan::Window { input, calls } => {
+            Box::new(window::WindowOp::new(build(input)?, calls.clone(), input.output_types()))
+        }
         Plan::Sort { input, keys } => Box::new(sort::SortOp::new(build(input)?, keys.clone())),
-        Plan::Limit { input, limit, offset } => Box::new(sort::LimitOp::new(build(input)?, limit.clone(), offset.clone())),
+        Plan::Limit { input, limit, offset } => {
+            Box::new(sort::LimitOp::new(build(input)?, limit.clone(), offset.clone()))
+        }
         Plan::Distinct { input, on } => Box::new(sort::DistinctOp::new(build(input)?, on.clone())),
-        Plan::SetOp { left, right, kind, all } => Box::new(sort::SetOpOp::new(build(left)?, build(right)?, *kind, *all)),
+        Plan::SetOp { left, right, kind, all } => {
+            Box::new(sort::SetOpOp::new(build(left)?, build(right)?, *kind, *all))
+        }
         Plan::Recursive { id, base, step, union_all } => {
             Box::new(sort::RecursiveOp::new(*id, build(base)?, (**step).clone(), *union_all))
         }
@@ -134,7 +140,13 @@ pub async fn eval(e: &Expr, batch: &Batch, ctx: &mut ExecContext) -> Result<Colu
     if eval::needs_async(e) {
         precompute(e, batch, ctx, &mut precomputed).await?;
     }
-    let mut env = EvalEnv { params: &ctx.params, outer: &ctx.outer, precomputed: &precomputed, functions: &mut ctx.functions, rows: None };
+    let mut env = EvalEnv {
+        params: &ctx.params,
+        outer: &ctx.outer,
+        precomputed: &precomputed,
+        functions: &mut ctx.functions,
+        rows: None,
+    };
     eval_sync(e, batch, &mut env)
 }
 
@@ -183,10 +195,17 @@ fn precompute<'a>(
 }
 
 /// One value per row of `batch` for a subquery node.
-async fn subquery_column(node: &Expr, sub: &crate::sql::expr::Subquery, batch: &Batch, ctx: &mut ExecContext) -> Result<Column> {
+async fn subquery_column(
+    node: &Expr,
+    sub: &crate::sql::expr::Subquery,
+    batch: &Batch,
+    ctx: &mut ExecContext,
+) -> Result<Column> {
     let ty = node.ty();
     let xs = match &sub.kind {
-        SubqueryKind::Any { expr, .. } | SubqueryKind::All { expr, .. } => Some(Box::pin(eval(expr, batch, ctx)).await?),
+        SubqueryKind::Any { expr, .. } | SubqueryKind::All { expr, .. } => {
+            Some(Box::pin(eval(expr, batch, ctx)).await?)
+        }
         _ => None,
     };
     let mut values = Vec::with_capacity(batch.len);
@@ -219,7 +238,11 @@ async fn subquery_column(node: &Expr, sub: &crate::sql::expr::Subquery, batch: &
 
 /// Runs a subquery: its first column's values (as many as the kind needs)
 /// and its row count.
-fn run_subquery<'a>(plan: &'a Plan, kind: &'a SubqueryKind, ctx: &'a mut ExecContext) -> BoxFuture<'a, Result<(Vec<Value>, usize)>> {
+fn run_subquery<'a>(
+    plan: &'a Plan,
+    kind: &'a SubqueryKind,
+    ctx: &'a mut ExecContext,
+) -> BoxFuture<'a, Result<(Vec<Value>, usize)>> {
     Box::pin(async move {
         let mut op = build(plan)?;
         let mut values = Vec::new();
@@ -246,7 +269,11 @@ async fn sequence_call(name: &str, args: &[Value], ctx: &mut ExecContext) -> Res
         Some(Value::Text(s)) => s.to_lowercase(),
         Some(Value::Null) => return Ok(Value::Null),
         _ if name == "lastval" => {
-            return ctx.last_value.get("").map(|v| Value::Int(*v)).ok_or_else(|| Error::sql("55000", "lastval is not yet defined in this session"));
+            return ctx
+                .last_value
+                .get("")
+                .map(|v| Value::Int(*v))
+                .ok_or_else(|| Error::sql("55000", "lastval is not yet defined in this session"));
         }
         _ => return Err(Error::sql("42883", format!("function {name} needs a sequence name"))),
     };
@@ -264,11 +291,9 @@ async fn sequence_call(name: &str, args: &[Value], ctx: &mut ExecContext) -> Res
             ctx.last_value.insert(String::new(), v);
             Ok(Value::Int(v))
         }
-        "currval" => ctx
-            .last_value
-            .get(&seq_name)
-            .map(|v| Value::Int(*v))
-            .ok_or_else(|| Error::sql("55000", format!("currval of sequence \"{seq_name}\" is not yet defined in this session"))),
+        "currval" => ctx.last_value.get(&seq_name).map(|v| Value::Int(*v)).ok_or_else(|| {
+            Error::sql("55000", format!("currval of sequence \"{seq_name}\" is not yet defined in this session"))
+        }),
         "setval" => {
             let Some(Value::Int(v)) = args.get(1).cloned() else {
                 return Err(Error::sql("22023", "setval needs a bigint value"));
@@ -330,7 +355,7 @@ pub type FixedHashMap<K, V> = std::collections::HashMap<K, V, ahash::RandomState
 
 /// An empty [`FixedHashMap`].
 pub fn fixed_hash_map<K, V>() -> FixedHashMap<K, V> {
-    FixedHashMap::with_hasher(ahash::RandomState::with_seeds(0x5157, 0x6a6f_696e, 0x7275_7374, 0x7964_62))
+    FixedHashMap::with_hasher(ahash::RandomState::with_seeds(0x5157, 0x6a6f_696e, 0x7275_7374, 0x0079_6462))
 }
 
 /// Approximate bytes a batch holds, for memory limits.
@@ -357,7 +382,10 @@ fn value_bytes(v: &Value) -> usize {
 /// Fails with 53200 once `used` exceeds the statement's memory limit.
 pub fn charge_memory(ctx: &ExecContext, used: usize, what: &str) -> Result<()> {
     if used > ctx.memory_limit {
-        return Err(Error::sql("53200", format!("out of memory: {what} needs more than work_mem ({} bytes)", ctx.memory_limit)));
+        return Err(Error::sql(
+            "53200",
+            format!("out of memory: {what} needs more than work_mem ({} bytes)", ctx.memory_limit),
+        ));
     }
     Ok(())
 }

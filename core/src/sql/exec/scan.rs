@@ -59,7 +59,12 @@ pub fn prefix_successor(prefix: &[u8]) -> Option<Vec<u8>> {
 }
 
 /// Key bounds within the keys starting with `object` (a table's or index's prefix).
-fn key_bounds(object: &[u8], eq: &[Value], lo: Option<(Value, bool)>, hi: Option<(Value, bool)>) -> (Bound<Vec<u8>>, Bound<Vec<u8>>) {
+fn key_bounds(
+    object: &[u8],
+    eq: &[Value],
+    lo: Option<(Value, bool)>,
+    hi: Option<(Value, bool)>,
+) -> (Bound<Vec<u8>>, Bound<Vec<u8>>) {
     let encode = |extra: Option<&Value>| {
         let mut values = eq.to_vec();
         values.extend(extra.cloned());
@@ -70,7 +75,9 @@ fn key_bounds(object: &[u8], eq: &[Value], lo: Option<(Value, bool)>, hi: Option
     let prefix = encode(None);
     let lower = match &lo {
         Some((v, true)) => Bound::Included(encode(Some(v))),
-        Some((v, false)) => prefix_successor(&encode(Some(v))).map(Bound::Included).unwrap_or(Bound::Excluded(encode(Some(v)))),
+        Some((v, false)) => {
+            prefix_successor(&encode(Some(v))).map(Bound::Included).unwrap_or(Bound::Excluded(encode(Some(v))))
+        }
         None => Bound::Included(prefix.clone()),
     };
     let upper = match &hi {
@@ -99,7 +106,11 @@ async fn bound_value(e: &Expr, ctx: &mut ExecContext) -> Result<Value> {
 enum Cursor {
     NotStarted,
     /// Paging through a key range of `storage` (the table or the index).
-    Range { storage: TableId, next: Bound<Vec<u8>>, hi: Bound<Vec<u8>> },
+    Range {
+        storage: TableId,
+        next: Bound<Vec<u8>>,
+        hi: Bound<Vec<u8>>,
+    },
     Done,
 }
 
@@ -138,7 +149,11 @@ impl TableReader {
                     Some((e, inc)) => Some((bound_value(e, ctx).await?, *inc)),
                     None => None,
                 };
-                let null_bound = eq_values.iter().chain(lo.iter().map(|(v, _)| v)).chain(hi.iter().map(|(v, _)| v)).any(Value::is_null);
+                let null_bound = eq_values
+                    .iter()
+                    .chain(lo.iter().map(|(v, _)| v))
+                    .chain(hi.iter().map(|(v, _)| v))
+                    .any(Value::is_null);
                 if null_bound {
                     Cursor::Done
                 } else {
@@ -194,7 +209,11 @@ impl TableReader {
 }
 
 /// The rows under `keys` (skipping keys whose row is gone), with their keys.
-pub async fn fetch_rows_by_keys(ctx: &mut ExecContext, table: TableId, keys: &[Vec<u8>]) -> Result<Vec<(Vec<u8>, Vec<Value>)>> {
+pub async fn fetch_rows_by_keys(
+    ctx: &mut ExecContext,
+    table: TableId,
+    keys: &[Vec<u8>],
+) -> Result<Vec<(Vec<u8>, Vec<Value>)>> {
     let mut out = Vec::with_capacity(keys.len());
     for key in keys {
         if let Some(bytes) = ctx.txn.get(table, key).await? {
@@ -254,7 +273,8 @@ impl Operator for ScanOp {
             loop {
                 ctx.check_cancel()?;
                 let Some(page) = self.reader.next_page(ctx).await? else { return Ok(None) };
-                let mut builders: Vec<ColumnBuilder> = self.types.iter().map(|t| ColumnBuilder::new(t, page.len())).collect();
+                let mut builders: Vec<ColumnBuilder> =
+                    self.types.iter().map(|t| ColumnBuilder::new(t, page.len())).collect();
                 for (_, bytes) in &page {
                     decode_row_into(bytes, &mut builders)?;
                 }

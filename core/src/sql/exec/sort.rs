@@ -49,7 +49,11 @@ impl Operator for ValuesOp {
 }
 
 /// Buffers all input rows as values, charging memory.
-async fn buffer_rows(input: &mut BoxOp, ctx: &mut ExecContext, what: &str) -> Result<(Vec<Vec<Value>>, Option<Vec<DataType>>)> {
+async fn buffer_rows(
+    input: &mut BoxOp,
+    ctx: &mut ExecContext,
+    what: &str,
+) -> Result<(Vec<Vec<Value>>, Option<Vec<DataType>>)> {
     let mut rows = Vec::new();
     let mut bytes = 0;
     let mut types = None;
@@ -288,7 +292,10 @@ fn set_rows(left: Vec<Vec<Value>>, right: Vec<Vec<Value>>, kind: SetOpKind, all:
                     (_, true) => !in_right,
                     (_, false) => available.is_none() && emitted.insert(r.clone(), ()).is_none(),
                 };
-                if all && in_right && let Some(n) = counts.get_mut(&r) {
+                if all
+                    && in_right
+                    && let Some(n) = counts.get_mut(&r)
+                {
                     *n -= 1;
                 }
                 if keep {

@@ -74,7 +74,8 @@ async fn compute_call(call: &WindowCall, rows: &Batch, ctx: &mut ExecContext) ->
     let pkeys: Vec<Vec<Value>> = (0..rows.len).map(|i| partition.iter().map(|c| c.get(i)).collect()).collect();
     let okeys: Vec<Vec<Value>> = (0..rows.len).map(|i| order.iter().map(|c| c.get(i)).collect()).collect();
     let mut positions: Vec<usize> = (0..rows.len).collect();
-    positions.sort_by(|&a, &b| pkeys[a].cmp(&pkeys[b]).then_with(|| compare_keys(&okeys[a], &okeys[b], &call.order_by)));
+    positions
+        .sort_by(|&a, &b| pkeys[a].cmp(&pkeys[b]).then_with(|| compare_keys(&okeys[a], &okeys[b], &call.order_by)));
     let mut out = vec![Value::Null; rows.len];
     let mut start = 0;
     while start < positions.len() {
@@ -144,7 +145,9 @@ fn partition_values(call: &WindowCall, part: &[usize], okeys: &[Vec<Value>], arg
                     WindowFunc::LastValue => arg(0, hi),
                     _ => match arg(1, p) {
                         Value::Int(k) if k >= 1 && lo + (k as usize - 1) <= hi => arg(0, lo + k as usize - 1),
-                        Value::Int(k) if k < 1 => return Err(Error::sql("22016", "argument of nth_value must be greater than zero")),
+                        Value::Int(k) if k < 1 => {
+                            return Err(Error::sql("22016", "argument of nth_value must be greater than zero"));
+                        }
                         _ => Value::Null,
                     },
                 }
@@ -152,7 +155,14 @@ fn partition_values(call: &WindowCall, part: &[usize], okeys: &[Vec<Value>], arg
             WindowFunc::Aggregate(func) => {
                 let (lo, hi) = frame(call, p, n, &peers);
                 let rows: Vec<usize> = if lo > hi { vec![] } else { part[lo..=hi].to_vec() };
-                let agg = AggCall { func: *func, args: call.args.clone(), distinct: false, filter: None, order_by: vec![], ty: call.ty.clone() };
+                let agg = AggCall {
+                    func: *func,
+                    args: call.args.clone(),
+                    distinct: false,
+                    filter: None,
+                    order_by: vec![],
+                    ty: call.ty.clone(),
+                };
                 aggregate_values(&agg, args, &rows)?
             }
         };
