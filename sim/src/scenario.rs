@@ -26,7 +26,7 @@ use crate::options::{
 };
 
 /// The workloads a scenario may name.
-pub const WORKLOADS: [&str; 4] = ["mirrored-log", "crash-recovery", "isolation", "deadlock"];
+pub const WORKLOADS: [&str; 5] = ["mirrored-log", "crash-recovery", "isolation", "deadlock", "sql"];
 
 /// A fixed value or an inclusive range drawn per seed.
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq)]

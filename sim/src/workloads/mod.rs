@@ -4,6 +4,7 @@
 
 pub mod crash_recovery;
 pub mod mirrored_log;
+pub mod sql;
 pub mod transactions;
 
 use crate::options::RunOptions;
@@ -32,6 +33,7 @@ pub fn build(options: &RunOptions) -> Box<dyn Workload> {
         "crash-recovery" => Box::new(crash_recovery::CrashRecoveryWorkload::new(options)),
         "isolation" => Box::new(transactions::TransactionsWorkload::new(options, transactions::Mix::Isolation)),
         "deadlock" => Box::new(transactions::TransactionsWorkload::new(options, transactions::Mix::Deadlock)),
+        "sql" => Box::new(sql::SqlWorkload::new(options)),
         other => unreachable!("scenario validation admits only known workloads, got {other}"),
     }
 }

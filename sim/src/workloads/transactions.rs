@@ -111,7 +111,8 @@ impl Workload for TransactionsWorkload {
     }
 }
 
-fn config(options: &RunOptions) -> TxnConfig {
+/// The engine configuration a run draws from its seed.
+pub(crate) fn config(options: &RunOptions) -> TxnConfig {
     let seed = options.seed;
     TxnConfig {
         store: StoreConfig {
