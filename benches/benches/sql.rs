@@ -19,7 +19,9 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
-use rustydb_benches::{BenchResult, Config, Rate, Rounds, TempDir, sqlite};
+use rustydb_benches::{BenchResult, CACHE_BYTES, Config, Rate, Rounds, TempDir, sqlite};
+use rustydb_core::store::StoreConfig;
+use rustydb_core::txn::TxnConfig;
 use rustydb_core::sql::{Database, DatabaseConfig, Session, Value};
 
 /// mimalloc for both engines in this process: glibc's allocator spent a
@@ -121,7 +123,10 @@ fn series(n: u64) -> String {
 
 async fn rustydb_load(dir: &Path, rows: u64) -> BenchResult<Session> {
     let env = rustydb_io::production_env(dir, "127.0.0.1", tokio::runtime::Handle::current())?;
-    let db: Arc<Database> = Database::open(&env, DatabaseConfig::default()).await?;
+    // The same page cache as SQLite's (CACHE_BYTES), as in the other benches.
+    let store = StoreConfig { pool_frames: CACHE_BYTES / 4096, ..StoreConfig::default() };
+    let config = DatabaseConfig { txn: TxnConfig { store, ..TxnConfig::default() } };
+    let db: Arc<Database> = Database::open(&env, config).await?;
     let mut session = db.session();
     for sql in data_sql(rows) {
         session.execute(&sql).await?;
