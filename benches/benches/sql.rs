@@ -20,9 +20,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use rustydb_benches::{BenchResult, CACHE_BYTES, Config, Rate, Rounds, TempDir, sqlite};
+use rustydb_core::sql::{Database, DatabaseConfig, Session, Value};
 use rustydb_core::store::StoreConfig;
 use rustydb_core::txn::TxnConfig;
-use rustydb_core::sql::{Database, DatabaseConfig, Session, Value};
 
 /// mimalloc for both engines in this process: glibc's allocator spent a
 /// third of the run in malloc/free bookkeeping.

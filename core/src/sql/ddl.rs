@@ -37,6 +37,19 @@ pub async fn execute(statement: &ast::Statement, schema: &Arc<Schema>, ctx: &mut
         ast::Statement::Truncate(truncate) => {
             for target in &truncate.table_names {
                 let table = existing_table(schema, &object_name(&target.name)?)?;
+                if let Some(child) = schema
+                    .tables
+                    .values()
+                    .find(|t| t.name != table.name && t.foreign_keys.iter().any(|fk| fk.ref_table == table.name))
+                {
+                    return Err(Error::sql(
+                        "0A000",
+                        format!(
+                            "cannot truncate a table referenced in a foreign key constraint (table \"{}\" references \"{}\")",
+                            child.name, table.name
+                        ),
+                    ));
+                }
                 delete_all_rows(&table, schema, ctx).await?;
             }
             Ok(QueryResult::command("TRUNCATE TABLE"))
@@ -452,9 +465,8 @@ async fn drop_objects(
             if if_exists {
                 continue;
             }
-            let what = if matches!(kind, ast::ObjectType::Index) { "index" } else { "relation" };
-            let _ = what;
-            return Err(Error::sql("42P01", format!("{} \"{name}\" does not exist", kind.to_string().to_lowercase())));
+            let code = if matches!(kind, ast::ObjectType::Index) { "42704" } else { "42P01" };
+            return Err(Error::sql(code, format!("{} \"{name}\" does not exist", kind.to_string().to_lowercase())));
         }
         match kind {
             ast::ObjectType::Table => drop_table(&name, cascade, schema, ctx).await?,

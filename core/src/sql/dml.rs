@@ -151,7 +151,20 @@ fn target_columns(table: &TableDef, columns: &[ast::ObjectName]) -> Result<Vec<u
 }
 
 /// Binds an INSERT's source rows, cast to the target column types.
+/// The type a value headed for a column is cast to before the assignment
+/// cast: a length-limited string stays unlimited, so that a value too long
+/// for VARCHAR(n) or CHAR(n) fails (22001) instead of being truncated as an
+/// explicit cast would.
+fn source_type(ty: &DataType) -> DataType {
+    match ty {
+        DataType::Varchar(_) | DataType::Char(_) => DataType::Text,
+        other => other.clone(),
+    }
+}
+
 fn bind_source(binder: &mut Binder, source: &ast::Query, types: &[DataType]) -> Result<Plan> {
+    let types: Vec<DataType> = types.iter().map(source_type).collect();
+    let types = types.as_slice();
     let bound = match source.body.as_ref() {
         ast::SetExpr::Values(values)
             if source.order_by.is_none() && source.limit_clause.is_none() && source.with.is_none() =>
@@ -637,7 +650,7 @@ fn bind_assignments(
         } else {
             binder.bind_expr(&a.value, scope)?
         };
-        out.push((column, binder.cast_to(bound, &table.columns[column].data_type)));
+        out.push((column, binder.cast_to(bound, &source_type(&table.columns[column].data_type))));
     }
     Ok(out)
 }

@@ -84,8 +84,10 @@ enum TxnState {
     /// In a BEGIN … block.
     Block(Box<Transaction>),
     /// A statement in the block failed: only ROLLBACK (or COMMIT, which
-    /// rolls back) is accepted.
-    Failed,
+    /// rolls back) and ROLLBACK TO SAVEPOINT are accepted. The transaction
+    /// is kept (its locks too, as in PostgreSQL) so that a savepoint can
+    /// revive it.
+    Failed(Box<Transaction>),
 }
 
 pub struct Session {
@@ -103,6 +105,8 @@ pub struct Session {
     copy_data: Option<String>,
     /// What the last COPY TO STDOUT produced.
     copy_output: Option<String>,
+    /// The open block was started READ ONLY.
+    read_only: bool,
 }
 
 /// Parses `sql` (PostgreSQL dialect) into statements.
@@ -142,6 +146,7 @@ impl Session {
             cancel: Arc::new(AtomicBool::new(false)),
             copy_data: None,
             copy_output: None,
+            read_only: false,
         }
     }
 
@@ -170,7 +175,7 @@ impl Session {
 
     /// Whether the open block has failed (status `E`).
     pub fn in_failed_transaction(&self) -> bool {
-        matches!(self.state, TxnState::Failed)
+        matches!(self.state, TxnState::Failed(_))
     }
 
     /// Runs every statement in `sql`, stopping at the first error.
@@ -276,7 +281,7 @@ impl Session {
         if let Some(result) = self.transaction_control(statement).await? {
             return Ok(result);
         }
-        if matches!(self.state, TxnState::Failed) {
+        if matches!(self.state, TxnState::Failed(_)) {
             return Err(Error::sql(
                 "25P02",
                 "current transaction is aborted, commands ignored until end of transaction block",
@@ -293,9 +298,15 @@ impl Session {
         ctx.cancel = self.cancel.clone();
         ctx.last_value = std::mem::take(&mut self.last_values);
         ctx.memory_limit = self.work_mem();
-        let outcome = match ctx.txn.start_sql_statement() {
-            Ok(()) => self.dispatch(statement, &mut ctx, prepared).await,
-            Err(e) => Err(e),
+        let reads_only = matches!(statement, ast::Statement::Query(_) | ast::Statement::Explain { .. })
+            || matches!(statement, ast::Statement::Copy { to: true, .. });
+        let outcome = if self.read_only && !autocommit && !reads_only {
+            Err(Error::sql("25006", "cannot execute this statement in a read-only transaction"))
+        } else {
+            match ctx.txn.start_sql_statement() {
+                Ok(()) => self.dispatch(statement, &mut ctx, prepared).await,
+                Err(e) => Err(e),
+            }
         };
         self.last_values = std::mem::take(&mut ctx.last_value);
         let ExecContext { txn, .. } = ctx;
@@ -326,9 +337,10 @@ impl Session {
                 Ok(result)
             }
             Err(e) => {
-                let _ = txn.rollback().await;
-                if !autocommit {
-                    self.state = TxnState::Failed;
+                if autocommit {
+                    let _ = txn.rollback().await;
+                } else {
+                    self.state = TxnState::Failed(Box::new(txn));
                 }
                 Err(e)
             }
@@ -484,6 +496,9 @@ impl Session {
                 let level = isolation_of(modes).unwrap_or(self.default_isolation);
                 self.state = TxnState::Block(Box::new(self.db.engine.begin(level).await?));
                 self.catalog_changed = false;
+                self.read_only = modes
+                    .iter()
+                    .any(|m| matches!(m, ast::TransactionMode::AccessMode(ast::TransactionAccessMode::ReadOnly)));
                 QueryResult::command("BEGIN")
             }
             ast::Statement::Commit { .. } => self.end_block(true).await?,
@@ -491,13 +506,17 @@ impl Session {
             ast::Statement::Rollback { savepoint: Some(name), .. } => {
                 let name = crate::sql::binder::ident_name(name);
                 match std::mem::replace(&mut self.state, TxnState::Idle) {
-                    TxnState::Block(mut txn) => {
-                        let result = txn.rollback_to_savepoint(&name).await;
-                        self.state = TxnState::Block(txn);
-                        result?;
-                    }
-                    TxnState::Failed => {
-                        return Err(Error::sql("25P02", "the transaction failed past its savepoints; ROLLBACK it"));
+                    TxnState::Block(mut txn) | TxnState::Failed(mut txn) => {
+                        match txn.rollback_to_savepoint(&name).await {
+                            Ok(()) => self.state = TxnState::Block(txn),
+                            Err(e) => {
+                                self.state = TxnState::Failed(txn);
+                                return Err(match e {
+                                    Error::InvalidInput(m) => Error::sql("3B001", m),
+                                    other => other,
+                                });
+                            }
+                        }
                     }
                     TxnState::Idle => return Err(no_block("ROLLBACK TO SAVEPOINT")),
                 }
@@ -506,7 +525,7 @@ impl Session {
             ast::Statement::Savepoint { name } => {
                 match &mut self.state {
                     TxnState::Block(txn) => txn.savepoint(&crate::sql::binder::ident_name(name))?,
-                    TxnState::Failed => {
+                    TxnState::Failed(_) => {
                         return Err(Error::sql(
                             "25P02",
                             "current transaction is aborted, commands ignored until end of transaction block",
@@ -532,7 +551,10 @@ impl Session {
         let result = match std::mem::replace(&mut self.state, TxnState::Idle) {
             TxnState::Block(txn) if commit => (*txn).commit().await.map(|()| QueryResult::command("COMMIT")),
             TxnState::Block(txn) => (*txn).rollback().await.map(|()| QueryResult::command("ROLLBACK")),
-            TxnState::Failed => Ok(QueryResult::command("ROLLBACK")),
+            TxnState::Failed(txn) => {
+                let _ = (*txn).rollback().await;
+                Ok(QueryResult::command("ROLLBACK"))
+            }
             // PostgreSQL warns "there is no transaction in progress".
             TxnState::Idle => Ok(QueryResult::command(if commit { "COMMIT" } else { "ROLLBACK" })),
         };
@@ -625,9 +647,14 @@ impl Session {
 
     fn show(&self, name: &str) -> Result<String> {
         match name {
-            "transaction_isolation" | "default_transaction_isolation" | "transaction isolation level" => {
-                Ok(self.default_isolation.name().to_lowercase())
+            "transaction_isolation" | "transaction isolation level" => {
+                let level = match &self.state {
+                    TxnState::Block(txn) | TxnState::Failed(txn) => txn.level(),
+                    TxnState::Idle => self.default_isolation,
+                };
+                Ok(level.name().to_lowercase())
             }
+            "default_transaction_isolation" => Ok(self.default_isolation.name().to_lowercase()),
             other => self
                 .settings
                 .get(other)

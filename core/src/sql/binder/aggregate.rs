@@ -277,6 +277,9 @@ impl Binder<'_> {
             Some(ast::WindowType::WindowSpec(spec)) => spec,
             _ => return Err(Error::NotSupported("named windows".into())),
         };
+        if f.filter.is_some() {
+            return Err(Error::NotSupported("FILTER on a window function".into()));
+        }
         let func = match name.as_str() {
             "row_number" => WindowFunc::RowNumber,
             "rank" => WindowFunc::Rank,
@@ -339,7 +342,11 @@ impl Binder<'_> {
                 Ok(Expr::NullIf { left: Box::new(l), right: Box::new(r), ty })
             }
             "nextval" | "currval" | "setval" | "lastval" => {
-                let args = args.into_iter().map(|a| self.cast_to(a, &DataType::Text)).collect::<Vec<_>>();
+                let args = args
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, a)| self.cast_to(a, if i == 0 { &DataType::Text } else { &DataType::Int64 }))
+                    .collect::<Vec<_>>();
                 Ok(Expr::Function { name, args, ty: DataType::Int64 })
             }
             _ => self.make_function(&name, args),

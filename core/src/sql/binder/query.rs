@@ -658,7 +658,9 @@ impl<'a> Binder<'a> {
         let rows = (0..count as i64).map(|k| vec![Expr::literal(Value::Int(start + k * step))]).collect();
         let plan = Plan::Values { rows, types: vec![DataType::Int64] };
         let table = alias.map(|a| ident_name(&a.name)).unwrap_or_else(|| "generate_series".into());
-        let names = apply_column_aliases(vec!["generate_series".into()], alias)?;
+        // A scalar function's column takes the table alias's name.
+        let default_name = alias.map(|a| ident_name(&a.name)).unwrap_or_else(|| "generate_series".into());
+        let names = apply_column_aliases(vec![default_name], alias)?;
         let scope = Scope::of_table(&table, &names, &[DataType::Int64]);
         Ok((plan, scope))
     }

@@ -293,7 +293,10 @@ fn finish_moments(func: AggFunc, n: i64, sum: Decimal, sum_sq: Decimal, float: b
     Ok(if float {
         Value::Float(value.to_f64().unwrap_or(f64::NAN))
     } else {
-        Value::Numeric(value.round_dp(16).normalize().max(value.round_dp(16)))
+        // PostgreSQL prints these with 16 decimals.
+        let mut v = value.round_dp(16);
+        v.rescale(16);
+        Value::Numeric(v)
     })
 }
 
