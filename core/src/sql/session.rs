@@ -603,45 +603,67 @@ impl Session {
                 }
             }
             ast::Set::SetTimeZone { value, .. } => self.set_variable("timezone", &setting_text(value))?,
-            ast::Set::SetNames { .. } => {}
+            ast::Set::SetNames { charset_name, .. } => self.set_variable("client_encoding", &charset_name.value)?,
             other => return Err(Error::NotSupported(format!("{other}"))),
         }
         Ok(QueryResult::command("SET"))
     }
 
+    /// SET: settings whose value the engine honours, or whose only value is
+    /// the one the engine implements. Any other value or parameter is an
+    /// error, never silently ignored.
     fn set_variable(&mut self, name: &str, value: &str) -> Result<()> {
+        let value = value.trim_matches('\'');
+        let lower = value.to_lowercase();
+        let fixed = |allowed: &[&str]| -> Result<()> {
+            if lower == "default" || allowed.contains(&lower.as_str()) {
+                Ok(())
+            } else {
+                Err(Error::NotSupported(format!("{name} = {value} (supported: {})", allowed.join(", "))))
+            }
+        };
         match name {
             "default_transaction_isolation" | "transaction_isolation" => {
-                self.default_isolation =
-                    value.parse().map_err(|_| Error::sql("22023", format!("invalid isolation level: {value}")))?;
+                self.default_isolation = if lower == "default" {
+                    IsolationLevel::ReadCommitted
+                } else {
+                    value.parse().map_err(|_| Error::sql("22023", format!("invalid isolation level: {value}")))?
+                };
             }
-            "timezone" | "time zone"
-                if !matches!(
-                    value.to_lowercase().as_str(),
-                    "utc" | "gmt" | "'utc'" | "+00" | "0" | "default" | "local"
-                ) =>
-            {
-                return Err(Error::NotSupported(format!("time zone {value} (only UTC)")));
+            "timezone" | "time zone" => fixed(&["utc", "gmt", "+00", "0", "etc/utc", "z"])?,
+            "client_encoding" => fixed(&["utf8", "utf-8", "unicode"])?,
+            "datestyle" => fixed(&["iso, mdy", "iso", "iso,mdy"])?,
+            "intervalstyle" => fixed(&["postgres"])?,
+            "standard_conforming_strings" => fixed(&["on"])?,
+            "bytea_output" => fixed(&["hex"])?,
+            "search_path" => fixed(&["public", "\"$user\", public", "pg_catalog, public", ""])?,
+            // Floats always print their shortest exact form, which is what
+            // PostgreSQL prints for any positive setting.
+            "extra_float_digits" => match value.parse::<i32>() {
+                Ok(n) if n >= 1 => {}
+                _ if lower == "default" => {}
+                _ => return Err(Error::NotSupported(format!("extra_float_digits = {value} (only 1 to 3)"))),
+            },
+            "work_mem" => {
+                if lower != "default" && parse_memory(value).is_none() {
+                    return Err(Error::sql("22023", format!("invalid value for work_mem: {value}")));
+                }
             }
-            "rw_implicit_flush"
-            | "client_encoding"
-            | "datestyle"
-            | "extra_float_digits"
-            | "application_name"
-            | "search_path"
-            | "timezone"
-            | "time zone"
-            | "work_mem"
-            | "statement_timeout"
-            | "client_min_messages"
-            | "intervalstyle"
-            | "standard_conforming_strings"
-            | "bytea_output"
-            | "lock_timeout"
-            | "synchronous_commit" => {}
+            // Only shown back, as in PostgreSQL.
+            "application_name" | "client_min_messages" => {}
+            "statement_timeout" | "lock_timeout" | "synchronous_commit" | "idle_in_transaction_session_timeout" => {
+                return Err(Error::NotSupported(format!("the setting {name}")));
+            }
             other => return Err(Error::sql("42704", format!("unrecognized configuration parameter \"{other}\""))),
         }
-        self.settings.insert(name.to_string(), value.trim_matches('\'').to_string());
+        if lower == "default" {
+            self.settings.remove(name);
+            if let Some((_, v)) = DEFAULT_SETTINGS.iter().find(|(k, _)| *k == name) {
+                self.settings.insert(name.to_string(), v.to_string());
+            }
+        } else {
+            self.settings.insert(name.to_string(), value.to_string());
+        }
         Ok(())
     }
 
