@@ -1,11 +1,8 @@
-//! `COPY table [(cols)] FROM 'file' …`, done by the runner: the file is read
-//! here and its rows sent as `INSERT … VALUES` statements, every field a
-//! string literal that the column's type takes on assignment.
+//! `COPY table [(cols)] FROM 'file' …`: the engine reads no server-side
+//! files, so the runner finds and reads the file and hands its data to the
+//! engine's `COPY … FROM STDIN` (`Session::copy_from`).
 
 use std::path::{Path, PathBuf};
-
-/// Rows per `INSERT` statement.
-const CHUNK: usize = 500;
 
 /// A parsed `COPY … FROM 'file'`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -106,123 +103,36 @@ pub fn resolve_path(test_dir: &Path, path: &str) -> Option<PathBuf> {
     test_dir.ancestors().map(|dir| dir.join(p)).find(|candidate| candidate.exists())
 }
 
-/// The rows of a data file; `None` is a NULL field.
-pub fn parse_data(text: &str, spec: &CopySpec) -> Vec<Vec<Option<String>>> {
-    let mut rows = if spec.csv { parse_csv(text, spec.delimiter) } else { parse_text(text, spec.delimiter) };
-    if spec.header && !rows.is_empty() {
-        rows.remove(0);
-    }
-    rows
-}
-
-/// PostgreSQL's text format (`\N` is NULL, backslash escapes), also taking
-/// TPC-H `.tbl` files: a delimiter ending a line ends the row.
-fn parse_text(text: &str, delimiter: char) -> Vec<Vec<Option<String>>> {
-    text.lines()
-        .map(|line| line.trim_end_matches('\r'))
-        .filter(|line| !line.is_empty() && *line != "\\.")
-        .map(|line| {
-            let line = line.strip_suffix(delimiter).unwrap_or(line);
-            line.split(delimiter).map(unescape_text_field).collect()
-        })
-        .collect()
-}
-
-fn unescape_text_field(field: &str) -> Option<String> {
-    if field == "\\N" {
-        return None;
-    }
-    let mut out = String::with_capacity(field.len());
-    let mut chars = field.chars();
-    while let Some(c) = chars.next() {
-        if c != '\\' {
-            out.push(c);
-            continue;
-        }
-        match chars.next() {
-            Some('t') => out.push('\t'),
-            Some('n') => out.push('\n'),
-            Some('r') => out.push('\r'),
-            Some(other) => out.push(other),
-            None => out.push('\\'),
-        }
-    }
-    Some(out)
-}
-
-/// CSV as PostgreSQL reads it: `"…"` quotes a field (`""` is a quote), an
-/// unquoted empty field is NULL and a quoted one the empty string.
-fn parse_csv(text: &str, delimiter: char) -> Vec<Vec<Option<String>>> {
-    let mut rows = Vec::new();
-    let mut row: Vec<Option<String>> = Vec::new();
-    let mut field = String::new();
-    let (mut quoted, mut in_quotes) = (false, false);
-    let mut chars = text.chars().peekable();
-    let finish = |field: &mut String, quoted: &mut bool| {
-        let value = if field.is_empty() && !*quoted { None } else { Some(std::mem::take(field)) };
-        *quoted = false;
-        value
-    };
-    while let Some(c) = chars.next() {
-        match c {
-            '"' if in_quotes && chars.peek() == Some(&'"') => {
-                field.push('"');
-                chars.next();
-            }
-            '"' => {
-                in_quotes = !in_quotes;
-                quoted = true;
-            }
-            c if in_quotes => field.push(c),
-            c if c == delimiter => row.push(finish(&mut field, &mut quoted)),
-            '\r' => {}
-            '\n' => {
-                row.push(finish(&mut field, &mut quoted));
-                rows.push(std::mem::take(&mut row));
-            }
-            c => field.push(c),
-        }
-    }
-    if !field.is_empty() || quoted || !row.is_empty() {
-        row.push(finish(&mut field, &mut quoted));
-        rows.push(row);
-    }
-    rows.retain(|r| !(r.len() == 1 && r[0].is_none()));
-    rows
-}
-
-/// `INSERT` statements loading `rows`, [`CHUNK`] rows each.
-pub fn insert_statements(spec: &CopySpec, rows: &[Vec<Option<String>>]) -> Vec<String> {
+/// The `COPY … FROM STDIN` statement that loads the file through the
+/// engine's own COPY.
+pub fn stdin_statement(spec: &CopySpec) -> String {
     let target = match &spec.columns {
         Some(columns) => format!("{} {columns}", spec.table),
         None => spec.table.clone(),
     };
-    rows.chunks(CHUNK)
-        .map(|chunk| {
-            let values: Vec<String> = chunk.iter().map(|row| format!("({})", row_literals(row))).collect();
-            format!("INSERT INTO {target} VALUES {}", values.join(", "))
-        })
-        .collect()
+    let format = if spec.csv { "csv" } else { "text" };
+    let delimiter = spec.delimiter.to_string().replace('\'', "''");
+    format!("COPY {target} FROM STDIN WITH (FORMAT {format}, DELIMITER '{delimiter}', HEADER {})", spec.header)
 }
 
-fn row_literals(row: &[Option<String>]) -> String {
-    let literals: Vec<String> = row
-        .iter()
-        .map(|field| match field {
-            Some(s) => format!("'{}'", s.replace('\'', "''")),
-            None => "NULL".to_string(),
-        })
-        .collect();
-    literals.join(", ")
+/// The file's data as COPY reads it: TPC-H `.tbl` lines end with a
+/// delimiter, which only ends the row.
+pub fn stdin_data(text: &str, spec: &CopySpec) -> String {
+    if spec.csv {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len());
+    for line in text.lines() {
+        let line = line.trim_end_matches('\r');
+        out.push_str(line.strip_suffix(spec.delimiter).unwrap_or(line));
+        out.push('\n');
+    }
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn s(v: &str) -> Option<String> {
-        Some(v.to_string())
-    }
 
     #[test]
     fn parses_risinglight_copy() {
@@ -249,28 +159,15 @@ mod tests {
     #[test]
     fn tbl_rows_drop_the_trailing_delimiter() {
         let spec = parse_copy("COPY t FROM 'x' ( DELIMITER '|' )").unwrap();
-        let rows = parse_data("1|a b||\n2|\\N|x|\n\n", &spec);
-        assert_eq!(rows, vec![vec![s("1"), s("a b"), s("")], vec![s("2"), None, s("x")]]);
+        assert_eq!(stdin_data("1|a b||\r\n2|\\N|x|\n", &spec), "1|a b|\n2|\\N|x\n");
+        assert_eq!(stdin_statement(&spec), "COPY t FROM STDIN WITH (FORMAT text, DELIMITER '|', HEADER false)");
     }
 
     #[test]
-    fn csv_quotes_nulls_and_header() {
-        let spec = parse_copy("COPY t FROM 'x' CSV HEADER").unwrap();
-        let rows = parse_data("a,b,c\n1,,\"\"\n\"x,\"\"y\"\"\",2,\"multi\nline\"\r\n3,4,5", &spec);
-        assert_eq!(
-            rows,
-            vec![vec![s("1"), None, s("")], vec![s("x,\"y\""), s("2"), s("multi\nline")], vec![s("3"), s("4"), s("5")]]
-        );
-    }
-
-    #[test]
-    fn inserts_in_chunks_with_quoted_literals() {
-        let spec = parse_copy("COPY t (a, b) FROM 'x' CSV").unwrap();
-        let rows = vec![vec![s("it's"), None]; 1001];
-        let statements = insert_statements(&spec, &rows);
-        assert_eq!(statements.len(), 3);
-        assert!(statements[0].starts_with("INSERT INTO t (a, b) VALUES ('it''s', NULL), ('it''s', NULL)"));
-        assert_eq!(statements[2], "INSERT INTO t (a, b) VALUES ('it''s', NULL)");
+    fn csv_files_pass_through_with_their_options() {
+        let spec = parse_copy("COPY t (a, b) FROM 'x' CSV HEADER").unwrap();
+        assert_eq!(stdin_data("a,b\n1,\n", &spec), "a,b\n1,\n");
+        assert_eq!(stdin_statement(&spec), "COPY t (a, b) FROM STDIN WITH (FORMAT csv, DELIMITER ',', HEADER true)");
     }
 
     #[test]

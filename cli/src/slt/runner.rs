@@ -337,7 +337,7 @@ async fn query(
 }
 
 /// `COPY … FROM 'file'`: the file is found relative to the record's file
-/// or one of its ancestors, and loaded with `INSERT` statements.
+/// or one of its ancestors, and loaded through `COPY … FROM STDIN`.
 async fn run_copy(session: &mut Session, loc: &Location, spec: &CopySpec) -> Outcome {
     let file_dir = Path::new(loc.file()).parent().unwrap_or(Path::new("."));
     let base = std::fs::canonicalize(file_dir).unwrap_or_else(|_| file_dir.to_path_buf());
@@ -348,13 +348,10 @@ async fn run_copy(session: &mut Session, loc: &Location, spec: &CopySpec) -> Out
         Ok(text) => text,
         Err(e) => return fail(format!("COPY: {}: {e}", path.display())),
     };
-    let rows = copy::parse_data(&text, spec);
-    for insert in copy::insert_statements(spec, &rows) {
-        if let Err(err) = session.execute(&insert).await {
-            return fail(format!("COPY: {}", error_text(&err)));
-        }
+    match session.copy_from(&copy::stdin_statement(spec), &copy::stdin_data(&text, spec)).await {
+        Ok(_) => Outcome::Passed,
+        Err(err) => fail(format!("COPY: {}", error_text(&err))),
     }
-    Outcome::Passed
 }
 
 #[cfg(test)]

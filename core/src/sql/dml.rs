@@ -277,7 +277,7 @@ async fn run_insert(insert: &ast::Insert, schema: &Arc<Schema>, ctx: &mut ExecCo
     let table = target_table(schema, &insert_table_name(insert)?)?;
     let targets = target_columns(&table, &insert.columns)?;
     let types: Vec<DataType> = targets.iter().map(|&c| table.columns[c].data_type.clone()).collect();
-    let mut binder = Binder::new(schema).with_params(ctx.params.iter().map(crate::sql::expr::literal_type).collect());
+    let mut binder = Binder::new(schema).with_params(ctx.params.iter().map(crate::sql::cast::value_type).collect());
     let source = insert.source.as_ref().ok_or_else(|| Error::NotSupported("INSERT … DEFAULT VALUES".into()))?;
     let mut source_plan = bind_source(&mut binder, source, &types)?;
     let defaults = bind_defaults(&mut binder, &table)?;
@@ -773,7 +773,7 @@ async fn run_update(update: &ast::Update, schema: &Arc<Schema>, ctx: &mut ExecCo
         return Err(Error::NotSupported("UPDATE … FROM".into()));
     }
     let (table, scope) = single_table(schema, &update.table)?;
-    let mut binder = Binder::new(schema).with_params(ctx.params.iter().map(crate::sql::expr::literal_type).collect());
+    let mut binder = Binder::new(schema).with_params(ctx.params.iter().map(crate::sql::cast::value_type).collect());
     let assignments = bind_assignments(&mut binder, &table, &update.assignments, &scope)?;
     let filter = update.selection.as_ref().map(|w| binder.bind_bool(w, &scope)).transpose()?;
     let ret = match &update.returning {
@@ -803,7 +803,7 @@ async fn run_delete(delete: &ast::Delete, schema: &Arc<Schema>, ctx: &mut ExecCo
         return Err(Error::NotSupported("DELETE … USING".into()));
     }
     let (table, scope) = single_table(schema, delete_from(delete)?)?;
-    let mut binder = Binder::new(schema).with_params(ctx.params.iter().map(crate::sql::expr::literal_type).collect());
+    let mut binder = Binder::new(schema).with_params(ctx.params.iter().map(crate::sql::cast::value_type).collect());
     let filter = delete.selection.as_ref().map(|w| binder.bind_bool(w, &scope)).transpose()?;
     let ret = match &delete.returning {
         Some(items) => Some(bind_returning(&mut binder, items, &scope)?),

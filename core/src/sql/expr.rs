@@ -120,7 +120,7 @@ pub enum Expr {
 
 impl Expr {
     pub fn literal(value: Value) -> Expr {
-        let ty = literal_type(&value);
+        let ty = crate::sql::cast::value_type(&value);
         Expr::Literal(value, ty)
     }
 
@@ -301,30 +301,6 @@ impl Expr {
 /// Functions whose value changes between calls with the same arguments.
 pub fn is_volatile(name: &str) -> bool {
     matches!(name, "random" | "gen_random_uuid" | "nextval" | "setval" | "currval" | "clock_timestamp")
-}
-
-/// The natural type of a literal value.
-pub fn literal_type(value: &Value) -> DataType {
-    match value {
-        Value::Null => DataType::Unknown,
-        Value::Bool(_) => DataType::Bool,
-        Value::Int(i) if i32::try_from(*i).is_ok() => DataType::Int32,
-        Value::Int(_) => DataType::Int64,
-        Value::Float(_) => DataType::Float64,
-        Value::Numeric(_) => DataType::Numeric(None),
-        Value::Text(_) => DataType::Text,
-        Value::Bytes(_) => DataType::Bytea,
-        Value::Date(_) => DataType::Date,
-        Value::Time(_) => DataType::Time,
-        Value::Timestamp(_) => DataType::Timestamp,
-        Value::TimestampTz(_) => DataType::TimestampTz,
-        Value::Interval(_) => DataType::Interval,
-        Value::Uuid(_) => DataType::Uuid,
-        Value::Json(_) => DataType::Jsonb,
-        Value::Array(items) => DataType::Array(Box::new(
-            items.iter().map(literal_type).find(|t| *t != DataType::Unknown).unwrap_or(DataType::Text),
-        )),
-    }
 }
 
 impl fmt::Display for Expr {

@@ -424,7 +424,7 @@ impl Session {
                 let param_types: Vec<DataType> = prepared
                     .as_ref()
                     .map(|p| p.param_types.clone())
-                    .unwrap_or_else(|| ctx.params.iter().map(crate::sql::expr::literal_type).collect());
+                    .unwrap_or_else(|| ctx.params.iter().map(crate::sql::cast::value_type).collect());
                 let mut binder = Binder::new(schema).with_params(param_types);
                 let bound = binder.bind_query(query)?;
                 let columns = result_columns(&bound);

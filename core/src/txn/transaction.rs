@@ -136,8 +136,7 @@ impl Transaction {
         lo: Bound<&[u8]>,
         hi: Bound<&[u8]>,
     ) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
-        let result = self.scan_inner(table, lo, hi, usize::MAX).await;
-        self.note(result)
+        self.scan_limit(table, lo, hi, usize::MAX).await
     }
 
     /// At most `limit` rows with keys in `(lo, hi)`, in key order: the

@@ -35,7 +35,7 @@ use crate::txn::Transaction;
 use crate::{Error, Result};
 
 pub use eval::{EvalEnv, eval_sync};
-pub use scan::{fetch_rows_by_keys, index_entry_key, row_key, scan_range_keys};
+pub use scan::{index_entry_key, row_key, scan_range_keys};
 
 /// Everything a running statement reaches.
 pub struct ExecContext {

@@ -208,21 +208,6 @@ impl TableReader {
     }
 }
 
-/// The rows under `keys` (skipping keys whose row is gone), with their keys.
-pub async fn fetch_rows_by_keys(
-    ctx: &mut ExecContext,
-    table: TableId,
-    keys: &[Vec<u8>],
-) -> Result<Vec<(Vec<u8>, Vec<Value>)>> {
-    let mut out = Vec::with_capacity(keys.len());
-    for key in keys {
-        if let Some(bytes) = ctx.txn.get(table, key).await? {
-            out.push((key.clone(), decode_row(&bytes)?));
-        }
-    }
-    Ok(out)
-}
-
 /// Every `(key, row)` of `table` reachable by `access` that passes `filter`
 /// (what UPDATE and DELETE work on).
 pub async fn scan_range_keys(
