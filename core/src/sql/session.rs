@@ -1,9 +1,10 @@
 //! A session: one client's connection to a [`Database`].
 //!
 //! It owns the transaction state machine (autocommit, an explicit block
-//! after BEGIN, a failed block that accepts only ROLLBACK, as in
-//! PostgreSQL), session settings (SET / SHOW), prepared statements and
-//! their cached plans, and dispatches each statement to the query path
+//! after BEGIN, a failed block that accepts only ROLLBACK or ROLLBACK TO
+//! SAVEPOINT, as in PostgreSQL) and session settings (SET / SHOW); it
+//! prepares statements (the caller keeps them; their plans are cached per
+//! catalog generation) and dispatches each statement to the query path
 //! (bind, plan, execute), DML (`dml.rs`) or DDL (`ddl.rs`).
 //!
 //! Invariants: outside a block, every statement runs in its own transaction
@@ -97,7 +98,6 @@ pub struct Session {
     catalog_changed: bool,
     default_isolation: IsolationLevel,
     settings: BTreeMap<String, String>,
-    prepared: BTreeMap<String, PreparedStatement>,
     last_values: BTreeMap<String, i64>,
     /// Set by another task to cancel the running statement.
     pub cancel: Arc<AtomicBool>,
@@ -141,7 +141,6 @@ impl Session {
             catalog_changed: false,
             default_isolation: IsolationLevel::ReadCommitted,
             settings,
-            prepared: BTreeMap::new(),
             last_values: BTreeMap::new(),
             cancel: Arc::new(AtomicBool::new(false)),
             copy_data: None,
@@ -683,16 +682,6 @@ impl Session {
                 .cloned()
                 .ok_or_else(|| Error::sql("42704", format!("unrecognized configuration parameter \"{other}\""))),
         }
-    }
-
-    /// Registers a prepared statement under `name` (the wire protocol's and
-    /// PREPARE's namespace).
-    pub fn store_prepared(&mut self, name: &str, statement: PreparedStatement) {
-        self.prepared.insert(name.to_string(), statement);
-    }
-
-    pub fn prepared(&mut self, name: &str) -> Option<&mut PreparedStatement> {
-        self.prepared.get_mut(name)
     }
 }
 
