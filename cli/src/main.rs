@@ -1,7 +1,8 @@
 //! `rustydb`: the command-line entry point. Binaries choose the Env: this one
-//! wires the simulator (`rustydb sim`) and, later, the server on the
-//! production Env (`rustydb server`).
+//! wires the simulator (`rustydb sim`) and the server on the production Env
+//! (`rustydb server`).
 
+mod server;
 mod sim;
 
 use std::process::ExitCode;
@@ -20,7 +21,7 @@ enum Command {
     /// Run a simulation scenario for one seed or a range of seeds.
     Sim(sim::SimArgs),
     /// Serve a data directory over the PostgreSQL protocol and HTTP.
-    Server,
+    Server(server::ServerArgs),
 }
 
 /// mimalloc: the engine allocates per value and glibc's allocator cost a
@@ -31,9 +32,6 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Sim(args) => sim::run(&args),
-        Command::Server => {
-            eprintln!("rustydb server: feature not supported yet (the server is planned; see docs/ARCHITECTURE.md)");
-            ExitCode::from(2)
-        }
+        Command::Server(args) => server::run(args),
     }
 }

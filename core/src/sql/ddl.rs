@@ -93,6 +93,7 @@ async fn create_table(create: &ast::CreateTable, schema: &Arc<Schema>, ctx: &mut
     if create.query.is_some() {
         return Err(Error::NotSupported("CREATE TABLE … AS".into()));
     }
+    check_storage_options(&create.table_options)?;
     let id = new_object_id(ctx).await?;
     let mut def = TableDef {
         id,
@@ -606,32 +607,167 @@ async fn alter_one(
             def.name = new;
             Ok(())
         }
-        ast::AlterTableOperation::AlterColumn { column_name, op } => {
-            let name = ident_name(column_name);
-            let c = def
-                .column_index(&name)
-                .ok_or_else(|| Error::sql("42703", format!("column \"{name}\" does not exist")))?;
-            match op {
-                ast::AlterColumnOperation::SetNotNull => {
-                    let table = Arc::new(def.clone());
-                    let rows = exec::scan_range_keys(ctx, table, Access::Full, None).await?;
-                    if rows.iter().any(|(_, r)| r[c].is_null()) {
-                        return Err(Error::sql(
-                            "23502",
-                            format!("column \"{name}\" of relation \"{}\" contains null values", def.name),
-                        ));
-                    }
-                    def.columns[c].nullable = false;
-                }
-                ast::AlterColumnOperation::DropNotNull => def.columns[c].nullable = true,
-                ast::AlterColumnOperation::SetDefault { value } => def.columns[c].default = Some(value.to_string()),
-                ast::AlterColumnOperation::DropDefault => def.columns[c].default = None,
-                other => return Err(Error::NotSupported(format!("ALTER COLUMN {other}"))),
-            }
-            Ok(())
+        ast::AlterTableOperation::AlterColumn { column_name, op } => alter_column(def, column_name, op, ctx).await,
+        ast::AlterTableOperation::AddConstraint { constraint: ast::TableConstraint::PrimaryKey(pk), .. } => {
+            let name = pk.name.as_ref().map(ident_name);
+            add_primary_key(def, name, &index_columns(&pk.columns)?, schema, ctx).await
+        }
+        ast::AlterTableOperation::AddConstraint { constraint: ast::TableConstraint::Unique(u), .. } => {
+            add_unique(def, u, schema, ctx).await
         }
         other => Err(Error::NotSupported(format!("ALTER TABLE {other}"))),
     }
+}
+
+/// ALTER COLUMN … SET/DROP NOT NULL, SET/DROP DEFAULT.
+async fn alter_column(
+    def: &mut TableDef,
+    column_name: &ast::Ident,
+    op: &ast::AlterColumnOperation,
+    ctx: &mut ExecContext,
+) -> Result<()> {
+    let name = ident_name(column_name);
+    let c = def.column_index(&name).ok_or_else(|| Error::sql("42703", format!("column \"{name}\" does not exist")))?;
+    match op {
+        ast::AlterColumnOperation::SetNotNull => {
+            let table = Arc::new(def.clone());
+            let rows = exec::scan_range_keys(ctx, table, Access::Full, None).await?;
+            if rows.iter().any(|(_, r)| r[c].is_null()) {
+                return Err(Error::sql(
+                    "23502",
+                    format!("column \"{name}\" of relation \"{}\" contains null values", def.name),
+                ));
+            }
+            def.columns[c].nullable = false;
+        }
+        ast::AlterColumnOperation::DropNotNull => def.columns[c].nullable = true,
+        ast::AlterColumnOperation::SetDefault { value } => def.columns[c].default = Some(value.to_string()),
+        ast::AlterColumnOperation::DropDefault => def.columns[c].default = None,
+        other => return Err(Error::NotSupported(format!("ALTER COLUMN {other}"))),
+    }
+    Ok(())
+}
+
+/// ADD UNIQUE: a constraint index over the existing rows (23505 on duplicates).
+async fn add_unique(
+    def: &TableDef,
+    u: &ast::UniqueConstraint,
+    schema: &Arc<Schema>,
+    ctx: &mut ExecContext,
+) -> Result<()> {
+    let columns = column_list(def, index_columns(&u.columns)?.into_iter())?;
+    let name = u.name.as_ref().map(ident_name).unwrap_or_else(|| {
+        let names: Vec<&str> = columns.iter().map(|&c| def.columns[c].name.as_str()).collect();
+        format!("{}_{}_key", def.name, names.join("_"))
+    });
+    ensure_free(schema, &name)?;
+    let mut index = IndexDef {
+        id: new_object_id(ctx).await?,
+        name,
+        table: def.name.clone(),
+        columns,
+        unique: true,
+        constraint: true,
+        primary: false,
+        storage_id: None,
+    };
+    ctx.db.catalog.attach_index(&mut index);
+    backfill(&index, &Arc::new(def.clone()), ctx).await?;
+    ctx.db.catalog.put_index(&mut ctx.txn, &index).await
+}
+
+/// ADD PRIMARY KEY: rows are keyed by their primary key, so every row
+/// moves from its row-id key to its new key (index entries, which point at
+/// row keys, move with it). Duplicates fail with 23505, NULLs with 23502.
+async fn add_primary_key(
+    def: &mut TableDef,
+    name: Option<String>,
+    columns: &[String],
+    schema: &Arc<Schema>,
+    ctx: &mut ExecContext,
+) -> Result<()> {
+    if !def.primary_key.is_empty() {
+        return Err(Error::sql("42P16", format!("multiple primary keys for table \"{}\" are not allowed", def.name)));
+    }
+    let key_columns = column_list(def, columns.iter().cloned())?;
+    let old = Arc::new(def.clone());
+    let rows = exec::scan_range_keys(ctx, old.clone(), Access::Full, None).await?;
+    for &c in &key_columns {
+        if rows.iter().any(|(_, row)| row[c].is_null()) {
+            return Err(Error::sql(
+                "23502",
+                format!("column \"{}\" of relation \"{}\" contains null values", def.columns[c].name, def.name),
+            ));
+        }
+        def.columns[c].nullable = false;
+    }
+    def.primary_key = key_columns.clone();
+    let pkey_name = name.unwrap_or_else(|| format!("{}_pkey", def.name));
+    ensure_free(schema, &pkey_name)?;
+    let indexes = schema.indexes_of(&def.name);
+    for (key, row) in &rows {
+        delete_row(key, row, &old, &indexes, ctx).await?;
+    }
+    let table_id = def.table_id()?;
+    let duplicate = |e: Error| match e {
+        Error::UniqueViolation(_) => {
+            Error::sql("23505", format!("could not create unique index \"{pkey_name}\": duplicate key"))
+        }
+        other => other,
+    };
+    for (_, row) in &rows {
+        let key = exec::row_key(def, row).expect("the table now has a primary key");
+        let mut bytes = Vec::new();
+        encode_row(row, &mut bytes);
+        ctx.txn.insert(table_id, &key, &bytes).await.map_err(duplicate)?;
+        for index in &indexes {
+            ctx.txn.insert(index.table_id()?, &index_entry_key(index, row, &key), &key).await?;
+        }
+    }
+    let pkey = IndexDef {
+        id: def.id,
+        name: pkey_name.clone(),
+        table: def.name.clone(),
+        columns: key_columns,
+        unique: true,
+        constraint: true,
+        primary: true,
+        storage_id: None,
+    };
+    ctx.db.catalog.put_index(&mut ctx.txn, &pkey).await
+}
+
+/// `WITH (…)` storage parameters of CREATE TABLE. Pages are always filled
+/// completely, which is what `fillfactor = 100` asks for; anything the
+/// storage engine cannot honour is refused rather than ignored.
+fn check_storage_options(options: &ast::CreateTableOptions) -> Result<()> {
+    let list = match options {
+        ast::CreateTableOptions::None => return Ok(()),
+        ast::CreateTableOptions::With(list) => list,
+        other => return Err(Error::NotSupported(format!("table options {other}"))),
+    };
+    for option in list {
+        match option {
+            ast::SqlOption::KeyValue { key, value } if key.to_string().eq_ignore_ascii_case("fillfactor") => {
+                let factor: i64 = value.to_string().parse().map_err(|_| {
+                    Error::sql("22023", format!("invalid value for integer option \"fillfactor\": {value}"))
+                })?;
+                if !(10..=100).contains(&factor) {
+                    return Err(Error::sql(
+                        "22023",
+                        format!("value {factor} out of bounds for option \"fillfactor\" (10 to 100)"),
+                    ));
+                }
+                if factor < 100 {
+                    return Err(Error::NotSupported(format!(
+                        "fillfactor = {factor}: pages are always filled completely (fillfactor = 100)"
+                    )));
+                }
+            }
+            other => return Err(Error::NotSupported(format!("storage parameter {other}"))),
+        }
+    }
+    Ok(())
 }
 
 /// After ADD COLUMN: every row gets the new column's default.

@@ -28,11 +28,13 @@ pub mod ops;
 pub mod plan;
 pub mod planner;
 pub mod row;
+pub mod script;
 pub mod sequence;
 pub mod session;
 pub mod stats;
 pub mod value;
 
 pub use database::{Database, DatabaseConfig};
+pub use script::{CopyDirection, ParsedStatement, parse_script};
 pub use session::{PreparedStatement, QueryResult, ResultColumn, Session};
 pub use value::{DataType, Interval, Value};

@@ -27,6 +27,7 @@ use crate::sql::database::Database;
 use crate::sql::exec::{self, ExecContext};
 use crate::sql::functions::FunctionContext;
 use crate::sql::plan::Plan;
+use crate::sql::script::{ParsedStatement, VacuumCommand, parse_script};
 use crate::sql::value::{DataType, Value};
 use crate::sql::{ddl, dml, planner};
 use crate::txn::{IsolationLevel, Transaction};
@@ -179,12 +180,69 @@ impl Session {
 
     /// Runs every statement in `sql`, stopping at the first error.
     pub async fn execute(&mut self, sql: &str) -> Result<Vec<QueryResult>> {
-        let statements = parse(sql)?;
+        let statements = parse_script(sql)?;
         let mut results = Vec::with_capacity(statements.len());
         for statement in &statements {
-            results.push(self.run_statement(statement, &[], None).await?);
+            results.push(self.run_parsed(statement, &[]).await?);
         }
         Ok(results)
+    }
+
+    /// Runs one statement of a script parsed by [`parse_script`] (the
+    /// server's simple-query path, which handles COPY data itself).
+    pub async fn run_parsed(&mut self, statement: &ParsedStatement, params: &[Value]) -> Result<QueryResult> {
+        match statement {
+            ParsedStatement::Sql(statement) => self.run_statement(statement, params, None).await,
+            ParsedStatement::Vacuum(command) => self.vacuum(command).await,
+        }
+    }
+
+    /// Runs a parsed `COPY … FROM STDIN` with `data` as its input.
+    pub async fn copy_from_parsed(&mut self, statement: &ParsedStatement, data: String) -> Result<QueryResult> {
+        self.copy_data = Some(data);
+        let result = self.run_parsed(statement, &[]).await;
+        self.copy_data = None;
+        result
+    }
+
+    /// Runs a parsed `COPY … TO STDOUT`: its result and the data it wrote.
+    pub async fn copy_to_parsed(&mut self, statement: &ParsedStatement) -> Result<(QueryResult, String)> {
+        let result = self.run_parsed(statement, &[]).await?;
+        let data = self.copy_output.take().ok_or_else(|| Error::sql("42601", "not a COPY … TO STDOUT statement"))?;
+        Ok((result, data))
+    }
+
+    /// VACUUM: removes row versions no snapshot can see. Every SQL table
+    /// shares one storage table, so a vacuum of any table reclaims dead
+    /// versions of all of them; naming tables only selects what ANALYZE
+    /// covers.
+    async fn vacuum(&mut self, command: &VacuumCommand) -> Result<QueryResult> {
+        if self.in_transaction() {
+            return Err(Error::sql("25001", "VACUUM cannot run inside a transaction block"));
+        }
+        if command.full {
+            return Err(Error::NotSupported("VACUUM FULL (plain VACUUM reclaims space in place)".into()));
+        }
+        let schema = self.schema_outside_txn().await?;
+        for table in &command.tables {
+            if schema.table(table).is_none() {
+                return Err(Error::sql("42P01", format!("relation \"{table}\" does not exist")));
+            }
+        }
+        self.db.engine.vacuum().await?;
+        if command.analyze {
+            let sql = if command.tables.is_empty() {
+                "ANALYZE".to_string()
+            } else {
+                let each: Vec<String> =
+                    command.tables.iter().map(|t| format!("ANALYZE \"{}\"", t.replace('"', "\"\""))).collect();
+                each.join("; ")
+            };
+            for statement in parse(&sql)? {
+                self.run_statement(&statement, &[], None).await?;
+            }
+        }
+        Ok(QueryResult::command("VACUUM"))
     }
 
     /// Runs one statement with `$n` parameters.

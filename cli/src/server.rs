@@ -1,0 +1,140 @@
+//! `rustydb server`: serves a data directory over the PostgreSQL protocol
+//! on the production Env.
+//!
+//! Settings come from defaults, then `--config FILE`, then `RUSTYDB_*`
+//! environment variables, then flags. SIGINT or SIGTERM stops accepting,
+//! cancels running statements, waits for connections, checkpoints and exits
+//! 0; a SIGKILL at any moment loses no committed transaction (the WAL is
+//! forced at commit).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use rustydb_core::sql::{Database, DatabaseConfig};
+use rustydb_io::TcpNetwork;
+use rustydb_server::config::ENV_VARS;
+use rustydb_server::{Registry, ServerConfig};
+
+#[derive(clap::Args, Debug, Default)]
+pub struct ServerArgs {
+    /// Data directory (created on first start) [default: rustydb-data]
+    #[arg(long)]
+    data: Option<String>,
+    /// PostgreSQL protocol address [default: 127.0.0.1:5432]
+    #[arg(long)]
+    pg_addr: Option<String>,
+    /// HTTP address [default: 127.0.0.1:8080]
+    #[arg(long)]
+    http_addr: Option<String>,
+    /// A TOML file with any of: data, pg_addr, http_addr, log
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Log filter (tracing syntax) [default: info]
+    #[arg(long)]
+    log: Option<String>,
+}
+
+pub fn run(args: ServerArgs) -> ExitCode {
+    let config = match resolve(args) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("rustydb server: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let filter = tracing_subscriber::EnvFilter::try_new(&config.log).unwrap_or_else(|e| {
+        eprintln!("rustydb server: invalid log filter {:?} ({e}); using info", config.log);
+        tracing_subscriber::EnvFilter::new("info")
+    });
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("rustydb server: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(serve(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("rustydb server: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn resolve(args: ServerArgs) -> Result<ServerConfig, String> {
+    let mut config = match &args.config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            ServerConfig::from_toml(&text).map_err(|e| format!("{}: {e}", path.display()))?
+        }
+        None => ServerConfig::default(),
+    };
+    for (var, setting) in ENV_VARS {
+        if let Ok(value) = std::env::var(var) {
+            config.set(setting, value)?;
+        }
+    }
+    for (setting, value) in
+        [("data", args.data), ("pg_addr", args.pg_addr), ("http_addr", args.http_addr), ("log", args.log)]
+    {
+        if let Some(value) = value {
+            config.set(setting, value)?;
+        }
+    }
+    Ok(config)
+}
+
+fn is_loopback(host: &str) -> bool {
+    host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+async fn serve(config: ServerConfig) -> Result<(), String> {
+    let (host, port) = ServerConfig::split_addr(&config.pg_addr)?;
+    if !is_loopback(&host) {
+        return Err(format!(
+            "--pg-addr {}: password authentication is not built yet, so only loopback addresses are served",
+            config.pg_addr
+        ));
+    }
+    let data = PathBuf::from(&config.data);
+    std::fs::create_dir_all(&data).map_err(|e| format!("data directory {}: {e}", data.display()))?;
+    let env = rustydb_io::production_env(&data, &host, tokio::runtime::Handle::current()).map_err(|e| e.to_string())?;
+    let db = Database::open(&env, DatabaseConfig::default())
+        .await
+        .map_err(|e| format!("opening {}: {e}", data.display()))?;
+    let listener = TcpNetwork::new(host.clone())
+        .listen_tcp(port)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", config.pg_addr))?;
+    let bound = listener.local_port().map_err(|e| e.to_string())?;
+    tracing::info!(data = %data.display(), "PostgreSQL protocol listening on {host}:{bound}");
+    tracing::warn!(
+        http_addr = %config.http_addr,
+        "the HTTP front end (REST, GraphQL, WebSocket) is not built yet; nothing listens there"
+    );
+    let registry = Arc::new(Registry::new(env.random.clone()));
+    rustydb_server::postgres::serve(env.clone(), db.clone(), Box::new(listener), registry, shutdown_signal())
+        .await
+        .map_err(|e| e.to_string())?;
+    tracing::info!("connections closed; checkpointing");
+    db.engine().store().checkpoint().await.map_err(|e| format!("checkpoint: {e}"))?;
+    tracing::info!("shut down cleanly");
+    Ok(())
+}
+
+/// Resolves on the first SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut interrupt), Ok(mut terminate)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate()))
+    else {
+        tracing::error!("cannot install signal handlers; stop the server with SIGKILL");
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = interrupt.recv() => tracing::info!("SIGINT: shutting down"),
+        _ = terminate.recv() => tracing::info!("SIGTERM: shutting down"),
+    }
+}

@@ -1,0 +1,80 @@
+//! The PostgreSQL wire protocol front end: an accept loop over an Env
+//! listener and one [`Connection`] task per client.
+
+mod connection;
+pub mod types;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::FutureExt;
+use rustydb_core::Result;
+use rustydb_core::env::{Env, Listener};
+use rustydb_core::sql::Database;
+
+pub use connection::{Connection, Ended, MAX_COPY_BYTES, MAX_MESSAGE_BYTES, MAX_PREPARED, SERVER_VERSION};
+
+use crate::registry::{MAX_CONNECTIONS, Registry};
+
+/// How long shutdown waits for connections to finish their statements.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// Accepts clients on `listener` until `stop` resolves, then cancels running
+/// statements and waits up to [`SHUTDOWN_GRACE`] for connections to end.
+pub async fn serve(
+    env: Env,
+    db: Arc<Database>,
+    listener: Box<dyn Listener>,
+    registry: Arc<Registry>,
+    stop: impl std::future::Future<Output = ()> + Send,
+) -> Result<()> {
+    let mut stop = std::pin::pin!(stop.fuse());
+    loop {
+        let accepted = futures::select_biased! {
+            () = stop.as_mut() => break,
+            accepted = listener.accept().fuse() => accepted,
+        };
+        let (stream, peer) = match accepted {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                tracing::warn!(error = %e, "accept failed");
+                continue;
+            }
+        };
+        if registry.len() >= MAX_CONNECTIONS {
+            tracing::warn!(%peer, "refused: {MAX_CONNECTIONS} connections already");
+            env.spawn("pg-refuse", refuse(stream));
+            continue;
+        }
+        let connection = Connection::new(stream, db.session(), registry.clone());
+        env.spawn("pg-connection", async move {
+            match connection.run().await {
+                Ok(ended) => tracing::debug!(%peer, ?ended, "connection ended"),
+                Err(e) => tracing::info!(%peer, error = %e, "connection failed"),
+            }
+        });
+    }
+    registry.begin_shutdown();
+    let mut waited = Duration::ZERO;
+    while !registry.is_empty() && waited < SHUTDOWN_GRACE {
+        env.clock.sleep(Duration::from_millis(20)).await;
+        waited += Duration::from_millis(20);
+    }
+    Ok(())
+}
+
+/// Tells a client over the connection limit why it is turned away.
+async fn refuse(mut stream: Box<dyn rustydb_core::env::Stream>) {
+    let message = "sorry, too many clients already";
+    let mut body = Vec::new();
+    for (code, text) in [(b'S', "FATAL"), (b'C', "53300"), (b'M', message)] {
+        body.push(code);
+        body.extend_from_slice(text.as_bytes());
+        body.push(0);
+    }
+    body.push(0);
+    let mut packet = vec![b'E'];
+    packet.extend_from_slice(&((body.len() + 4) as i32).to_be_bytes());
+    packet.extend_from_slice(&body);
+    let _ = stream.write_all(&packet).await;
+}

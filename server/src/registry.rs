@@ -1,0 +1,126 @@
+//! Live connections: their cancel keys and flags, and the shutdown state.
+//!
+//! A PostgreSQL cancel request arrives on a new connection carrying the
+//! target's process id and secret key; the registry maps one to the other's
+//! cancel flag. Shutdown cancels every running statement through the same
+//! flags.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use rustydb_core::env::Random;
+
+/// A connection's entry in the registry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ConnectionId(i32);
+
+struct Entry {
+    secret: i32,
+    cancel: Arc<AtomicBool>,
+}
+
+/// The most connections served at once; more are refused with 53300.
+pub const MAX_CONNECTIONS: usize = 1024;
+
+pub struct Registry {
+    random: Arc<dyn Random>,
+    entries: Mutex<BTreeMap<i32, Entry>>,
+    next_pid: Mutex<i32>,
+    shutting_down: AtomicBool,
+}
+
+impl Registry {
+    pub fn new(random: Arc<dyn Random>) -> Registry {
+        Registry {
+            random,
+            entries: Mutex::new(BTreeMap::new()),
+            next_pid: Mutex::new(1),
+            shutting_down: AtomicBool::new(false),
+        }
+    }
+
+    /// Registers a connection whose running statement `cancel` stops.
+    pub fn register(&self, cancel: Arc<AtomicBool>) -> ConnectionId {
+        let pid = {
+            let mut next = self.next_pid.lock().expect("registry lock");
+            let pid = *next;
+            *next = if *next == i32::MAX { 1 } else { *next + 1 };
+            pid
+        };
+        let secret = self.random.next_u64() as i32;
+        self.entries.lock().expect("registry lock").insert(pid, Entry { secret, cancel });
+        ConnectionId(pid)
+    }
+
+    pub fn unregister(&self, id: ConnectionId) {
+        self.entries.lock().expect("registry lock").remove(&id.0);
+    }
+
+    /// The (process id, secret key) a client uses to cancel this connection.
+    pub fn key(&self, id: ConnectionId) -> (i32, i32) {
+        let entries = self.entries.lock().expect("registry lock");
+        (id.0, entries.get(&id.0).map_or(0, |e| e.secret))
+    }
+
+    /// Cancels the running statement of `pid` if `secret` matches.
+    pub fn cancel(&self, pid: i32, secret: i32) -> bool {
+        let entries = self.entries.lock().expect("registry lock");
+        match entries.get(&pid) {
+            Some(entry) if entry.secret == secret => {
+                entry.cancel.store(true, Ordering::Relaxed);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.lock().expect("registry lock").len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Starts shutting down: running statements are cancelled, and idle
+    /// connections end at their next message.
+    pub fn begin_shutdown(&self) {
+        self.shutting_down.store(true, Ordering::Relaxed);
+        for entry in self.entries.lock().expect("registry lock").values() {
+            entry.cancel.store(true, Ordering::Relaxed);
+        }
+    }
+
+    pub fn shutting_down(&self) -> bool {
+        self.shutting_down.load(Ordering::Relaxed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rustydb_core::env::SplitMix64;
+
+    use super::*;
+
+    struct Fixed(Mutex<SplitMix64>);
+    impl Random for Fixed {
+        fn next_u64(&self) -> u64 {
+            self.0.lock().unwrap().next_u64()
+        }
+    }
+
+    #[test]
+    fn cancel_needs_the_right_secret() {
+        let registry = Registry::new(Arc::new(Fixed(Mutex::new(SplitMix64::new(7)))));
+        let flag = Arc::new(AtomicBool::new(false));
+        let id = registry.register(flag.clone());
+        let (pid, secret) = registry.key(id);
+        assert!(!registry.cancel(pid, secret.wrapping_add(1)));
+        assert!(!flag.load(Ordering::Relaxed));
+        assert!(registry.cancel(pid, secret));
+        assert!(flag.load(Ordering::Relaxed));
+        registry.unregister(id);
+        assert!(registry.is_empty());
+    }
+}
