@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::{Poll, Waker};
 
 use rustydb_core::env::Random;
 
@@ -18,6 +19,8 @@ pub struct ConnectionId(i32);
 struct Entry {
     secret: i32,
     cancel: Arc<AtomicBool>,
+    /// Woken when shutdown begins (the connection may be waiting to read).
+    waker: Option<Waker>,
 }
 
 /// The most connections served at once; more are refused with 53300.
@@ -49,7 +52,7 @@ impl Registry {
             pid
         };
         let secret = self.random.next_u64() as i32;
-        self.entries.lock().expect("registry lock").insert(pid, Entry { secret, cancel });
+        self.entries.lock().expect("registry lock").insert(pid, Entry { secret, cancel, waker: None });
         ConnectionId(pid)
     }
 
@@ -86,14 +89,31 @@ impl Registry {
     /// Starts shutting down: running statements are cancelled, and idle
     /// connections end at their next message.
     pub fn begin_shutdown(&self) {
-        self.shutting_down.store(true, Ordering::Relaxed);
-        for entry in self.entries.lock().expect("registry lock").values() {
+        self.shutting_down.store(true, Ordering::SeqCst);
+        for entry in self.entries.lock().expect("registry lock").values_mut() {
             entry.cancel.store(true, Ordering::Relaxed);
+            if let Some(waker) = entry.waker.take() {
+                waker.wake();
+            }
         }
     }
 
+    /// Resolves once shutdown begins; `id`'s task is woken then.
+    pub fn shutdown_started(&self, id: ConnectionId) -> impl Future<Output = ()> + '_ {
+        std::future::poll_fn(move |cx| {
+            if self.shutting_down() {
+                return Poll::Ready(());
+            }
+            if let Some(entry) = self.entries.lock().expect("registry lock").get_mut(&id.0) {
+                entry.waker = Some(cx.waker().clone());
+            }
+            // Checked again: shutdown may have begun before the waker was stored.
+            if self.shutting_down() { Poll::Ready(()) } else { Poll::Pending }
+        })
+    }
+
     pub fn shutting_down(&self) -> bool {
-        self.shutting_down.load(Ordering::Relaxed)
+        self.shutting_down.load(Ordering::SeqCst)
     }
 }
 

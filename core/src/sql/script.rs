@@ -42,15 +42,20 @@ impl ParsedStatement {
     /// For COPY … FROM STDIN / TO STDOUT: which way data flows.
     pub fn copy_direction(&self) -> Option<CopyDirection> {
         match self {
-            ParsedStatement::Sql(statement) => match statement.as_ref() {
-                ast::Statement::Copy { to: false, target: ast::CopyTarget::Stdin, payload: None, .. } => {
-                    Some(CopyDirection::FromStdin)
-                }
-                ast::Statement::Copy { to: true, target: ast::CopyTarget::Stdout, .. } => Some(CopyDirection::ToStdout),
-                _ => None,
-            },
+            ParsedStatement::Sql(statement) => copy_direction(statement),
             ParsedStatement::Vacuum(_) => None,
         }
+    }
+}
+
+/// Which way a COPY statement moves data over the client connection, if it does.
+pub(crate) fn copy_direction(statement: &ast::Statement) -> Option<CopyDirection> {
+    match statement {
+        ast::Statement::Copy { to: false, target: ast::CopyTarget::Stdin, payload: None, .. } => {
+            Some(CopyDirection::FromStdin)
+        }
+        ast::Statement::Copy { to: true, target: ast::CopyTarget::Stdout, .. } => Some(CopyDirection::ToStdout),
+        _ => None,
     }
 }
 

@@ -79,6 +79,14 @@ pub struct PreparedStatement {
     cached: Option<(u64, Arc<Plan>)>,
 }
 
+impl PreparedStatement {
+    /// For COPY … FROM STDIN / TO STDOUT: which way data flows (the
+    /// server runs those through its COPY sub-protocol).
+    pub fn copy_direction(&self) -> Option<crate::sql::script::CopyDirection> {
+        crate::sql::script::copy_direction(&self.statement)
+    }
+}
+
 /// Transaction state between statements.
 enum TxnState {
     /// No open block: each statement commits on its own.

@@ -21,6 +21,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use bytes::{Buf, Bytes, BytesMut};
+use futures::FutureExt;
 use pgwire::messages::cancel::CancelRequest;
 use pgwire::messages::copy::{CopyData, CopyDone, CopyInResponse, CopyOutResponse};
 use pgwire::messages::data::{DataRow, FieldDescription, NoData, ParameterDescription, RowDescription};
@@ -200,9 +201,12 @@ impl Connection {
     }
 
     fn cancel_other(&self, cancel: &CancelRequest) {
-        if let SecretKey::I32(secret) = cancel.secret_key {
-            self.registry.cancel(cancel.pid, secret);
-        }
+        let secret = match &cancel.secret_key {
+            SecretKey::I32(secret) => Some(*secret),
+            SecretKey::Bytes(bytes) => <[u8; 4]>::try_from(bytes.as_ref()).ok().map(i32::from_be_bytes),
+        };
+        let cancelled = secret.is_some_and(|secret| self.registry.cancel(cancel.pid, secret));
+        tracing::debug!(pid = cancel.pid, cancelled, "cancel request");
     }
 
     async fn accept_startup(&mut self, startup: &Startup) -> Result<()> {
@@ -506,6 +510,10 @@ impl Connection {
                 self.send(PgWireBackendMessage::EmptyQueryResponse(EmptyQueryResponse::new()))?;
                 return Ok(Ok(()));
             }
+            if let Some(copy) = statement.prepared.as_ref().and_then(|p| p.copy_direction().map(|d| (d, p.sql.clone())))
+            {
+                return self.copy_in_extended(copy).await;
+            }
             let mut prepared = statement.prepared.take().expect("a non-empty statement is prepared");
             let outcome = self.session.execute_prepared(&mut prepared, &portal.params).await;
             if let Some(statement) = self.statements.get_mut(&portal.statement) {
@@ -531,6 +539,20 @@ impl Connection {
             portal.pending = Some((result, end));
         }
         Ok(Ok(()))
+    }
+
+    /// COPY run through Execute: the same COPY sub-protocol as the simple
+    /// query path (Sync messages inside it are ignored, as PostgreSQL does).
+    async fn copy_in_extended(&mut self, (direction, sql): (CopyDirection, String)) -> Result<Result<()>> {
+        let statement = match parse_script(&sql).map(|mut s| s.pop()) {
+            Ok(Some(statement)) => statement,
+            Ok(None) => return Ok(Err(Error::sql("42601", "empty COPY statement"))),
+            Err(e) => return Ok(Err(e)),
+        };
+        match direction {
+            CopyDirection::FromStdin => self.copy_in(&statement).await,
+            CopyDirection::ToStdout => self.copy_out(&statement).await,
+        }
     }
 
     fn close(&mut self, close: Close) -> Result<Result<()>> {
@@ -639,7 +661,16 @@ impl Connection {
                 Err(e) => return Err(protocol(format!("invalid message: {e}"))),
             }
             let mut chunk = vec![0u8; READ_CHUNK];
-            let n = self.stream.read(&mut chunk).await?;
+            let registry = self.registry.clone();
+            let n = {
+                let read = self.stream.read(&mut chunk).fuse();
+                let shutdown = registry.shutdown_started(self.id).fuse();
+                futures::pin_mut!(read, shutdown);
+                futures::select_biased! {
+                    n = read => n?,
+                    () = shutdown => return Err(Error::sql("57P01", "terminating connection due to administrator command")),
+                }
+            };
             if n == 0 {
                 return Ok(None);
             }

@@ -629,12 +629,20 @@ impl<'a> Binder<'a> {
             return Err(Error::NotSupported(format!("table function {fname}")));
         }
         let mut numbers = Vec::new();
+        // integer arguments give an integer series, bigint ones a bigint
+        // series, as in PostgreSQL.
+        let mut output = DataType::Int32;
         for a in args {
             let ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e)) = a else {
                 return Err(Error::NotSupported("named arguments".into()));
             };
             match self.bind_expr(e, &Scope::default())? {
-                Expr::Literal(Value::Int(i), _) => numbers.push(i),
+                Expr::Literal(Value::Int(i), ty) => {
+                    if !matches!(ty, DataType::Int16 | DataType::Int32) {
+                        output = DataType::Int64;
+                    }
+                    numbers.push(i);
+                }
                 _ => {
                     return Err(Error::NotSupported(
                         "generate_series with non-constant or non-integer arguments".into(),
@@ -656,12 +664,12 @@ impl<'a> Binder<'a> {
             return Err(Error::sql("54000", "generate_series of more than 10,000,000 rows"));
         }
         let rows = (0..count as i64).map(|k| vec![Expr::literal(Value::Int(start + k * step))]).collect();
-        let plan = Plan::Values { rows, types: vec![DataType::Int64] };
+        let plan = Plan::Values { rows, types: vec![output.clone()] };
         let table = alias.map(|a| ident_name(&a.name)).unwrap_or_else(|| "generate_series".into());
         // A scalar function's column takes the table alias's name.
         let default_name = alias.map(|a| ident_name(&a.name)).unwrap_or_else(|| "generate_series".into());
         let names = apply_column_aliases(vec![default_name], alias)?;
-        let scope = Scope::of_table(&table, &names, &[DataType::Int64]);
+        let scope = Scope::of_table(&table, &names, &[output]);
         Ok((plan, scope))
     }
 }

@@ -367,7 +367,7 @@ impl AggregateOp {
             distinct_seen.push(vec![BTreeSet::new(); self.aggs.len()]);
         }
         while let Some(batch) = self.input.next(ctx).await? {
-            ctx.check_cancel()?;
+            ctx.pause().await?;
             let groups = self.assign_groups(&batch, &mut index, &mut keys, &mut accs, &mut distinct_seen, ctx).await?;
             charge_memory(ctx, keys.len() * (64 + 48 * self.aggs.len()), "hash aggregate")?;
             for (a, call) in self.aggs.iter().enumerate() {

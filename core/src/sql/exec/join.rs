@@ -52,6 +52,7 @@ pub fn build(plan: &Plan) -> Result<BoxOp> {
         built: None,
         right_matched: Vec::new(),
         finished_left: false,
+        pending_left: None,
     }))
 }
 
@@ -75,7 +76,14 @@ struct JoinOp {
     built: Option<Built>,
     right_matched: Vec<bool>,
     finished_left: bool,
+    /// A left batch probed in slices, and where the next slice starts.
+    pending_left: Option<(Batch, usize)>,
 }
+
+/// The most left × right pairs one nested-loop probe examines: a cross
+/// product is produced in slices of the left batch, so its output stays
+/// bounded and cancellation is checked between slices.
+const MAX_PAIRS_PER_PROBE: usize = 1 << 16;
 
 impl JoinOp {
     async fn build_side(&mut self, ctx: &mut ExecContext) -> Result<()> {
@@ -87,7 +95,7 @@ impl JoinOp {
             Batch { columns: self.right_types.iter().map(|t| Column::from_values(vec![], t)).collect(), len: 0 };
         let mut bytes = 0;
         while let Some(batch) = right.next(ctx).await? {
-            ctx.check_cancel()?;
+            ctx.pause().await?;
             bytes += batch_bytes(&batch);
             charge_memory(ctx, bytes, "hash join build side")?;
             rows.append(&batch);
@@ -195,6 +203,17 @@ impl JoinOp {
         Ok((Batch::from_rows(&rows, &self.right_types), per_left))
     }
 
+    /// Left rows per probe: all of a batch for hash and index joins, fewer
+    /// for a nested loop over a large right side.
+    fn left_rows_per_probe(&self) -> usize {
+        match &self.built {
+            Some(built) if self.index.is_none() && built.table.is_none() => {
+                (MAX_PAIRS_PER_PROBE / built.rows.len.max(1)).max(1)
+            }
+            _ => usize::MAX,
+        }
+    }
+
     async fn probe(&mut self, batch: Batch, ctx: &mut ExecContext) -> Result<Batch> {
         let (right, matches) = if self.index.is_some() {
             let (right, candidates) = self.index_matches(&batch, ctx).await?;
@@ -267,15 +286,29 @@ impl Operator for JoinOp {
                 self.build_side(ctx).await?;
             }
             loop {
-                ctx.check_cancel()?;
-                if self.finished_left {
-                    return Ok(None);
-                }
-                let Some(batch) = self.left.next(ctx).await? else {
-                    self.finished_left = true;
-                    return Ok(self.unmatched_right());
+                ctx.pause().await?;
+                let (batch, offset) = match self.pending_left.take() {
+                    Some(pending) => pending,
+                    None if self.finished_left => return Ok(None),
+                    None => match self.left.next(ctx).await? {
+                        Some(batch) => (batch, 0),
+                        None => {
+                            self.finished_left = true;
+                            return Ok(self.unmatched_right());
+                        }
+                    },
                 };
-                let out = self.probe(batch, ctx).await?;
+                let end = offset.saturating_add(self.left_rows_per_probe()).min(batch.len);
+                let slice = if offset == 0 && end == batch.len {
+                    batch
+                } else {
+                    let slice = batch.gather(&(offset as u32..end as u32).collect::<Vec<_>>());
+                    if end < batch.len {
+                        self.pending_left = Some((batch, end));
+                    }
+                    slice
+                };
+                let out = self.probe(slice, ctx).await?;
                 if out.len > 0 {
                     return Ok(Some(out));
                 }

@@ -37,6 +37,9 @@ use crate::{Error, Result};
 pub use eval::{EvalEnv, eval_sync};
 pub use scan::{index_entry_key, row_key, scan_range_keys};
 
+/// Batches an operator processes between yields to the scheduler.
+pub const PAUSE_YIELD_EVERY: u32 = 16;
+
 /// Everything a running statement reaches.
 pub struct ExecContext {
     pub db: Arc<Database>,
@@ -50,6 +53,8 @@ pub struct ExecContext {
     /// Rows of the previous iteration of each running recursive CTE.
     pub work_tables: BTreeMap<usize, Vec<Batch>>,
     pub cancel: Arc<AtomicBool>,
+    /// Calls of [`ExecContext::pause`] so far.
+    pauses: u32,
     /// Bytes a blocking operator may buffer.
     pub memory_limit: usize,
     /// The session's last `nextval` result (for `currval`/`lastval`).
@@ -69,7 +74,21 @@ impl ExecContext {
             cancel: Arc::new(AtomicBool::new(false)),
             memory_limit: 1 << 30,
             last_value: BTreeMap::new(),
+            pauses: 0,
         }
+    }
+
+    /// Called between batches by long-running operators: fails with 57014
+    /// once the statement is cancelled, and every [`PAUSE_YIELD_EVERY`]
+    /// calls yields, so one long query never starves the other tasks of
+    /// its worker thread (a cancel request among them).
+    pub async fn pause(&mut self) -> Result<()> {
+        self.check_cancel()?;
+        self.pauses = self.pauses.wrapping_add(1);
+        if self.pauses.is_multiple_of(PAUSE_YIELD_EVERY) {
+            crate::env::yield_now().await;
+        }
+        Ok(())
     }
 
     pub fn check_cancel(&self) -> Result<()> {
@@ -317,7 +336,7 @@ impl Operator for FilterOp {
     fn next<'a>(&'a mut self, ctx: &'a mut ExecContext) -> BoxFuture<'a, Result<Option<Batch>>> {
         Box::pin(async move {
             loop {
-                ctx.check_cancel()?;
+                ctx.pause().await?;
                 let Some(batch) = self.input.next(ctx).await? else { return Ok(None) };
                 let kept = filter_batch(&self.predicate, batch, ctx).await?;
                 if kept.len > 0 {

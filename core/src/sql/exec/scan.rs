@@ -220,7 +220,7 @@ pub async fn scan_range_keys(
     let mut reader = TableReader::new(table, access);
     let mut out = Vec::new();
     while let Some((keys, rows)) = reader.next_rows(ctx).await? {
-        ctx.check_cancel()?;
+        ctx.pause().await?;
         match filter {
             None => out.extend(keys.into_iter().zip(rows)),
             Some(f) => {
@@ -256,7 +256,7 @@ impl Operator for ScanOp {
     fn next<'a>(&'a mut self, ctx: &'a mut ExecContext) -> BoxFuture<'a, Result<Option<Batch>>> {
         Box::pin(async move {
             loop {
-                ctx.check_cancel()?;
+                ctx.pause().await?;
                 let Some(page) = self.reader.next_page(ctx).await? else { return Ok(None) };
                 let mut builders: Vec<ColumnBuilder> =
                     self.types.iter().map(|t| ColumnBuilder::new(t, page.len())).collect();

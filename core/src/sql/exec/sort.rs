@@ -58,7 +58,7 @@ async fn buffer_rows(
     let mut bytes = 0;
     let mut types = None;
     while let Some(batch) = input.next(ctx).await? {
-        ctx.check_cancel()?;
+        ctx.pause().await?;
         bytes += batch_bytes(&batch);
         charge_memory(ctx, bytes, what)?;
         if types.is_none() {
@@ -113,7 +113,7 @@ impl SortOp {
         let mut bytes = 0;
         let mut types = None;
         while let Some(batch) = self.input.next(ctx).await? {
-            ctx.check_cancel()?;
+            ctx.pause().await?;
             bytes += batch_bytes(&batch) * 2;
             charge_memory(ctx, bytes, "sort")?;
             types.get_or_insert_with(|| column_types(&batch));
@@ -341,7 +341,7 @@ impl RecursiveOp {
         let mut frontier = self.keep_new(base, &mut seen);
         // A runaway recursion ends at the memory limit or by cancellation.
         loop {
-            ctx.check_cancel()?;
+            ctx.pause().await?;
             if frontier.is_empty() {
                 return Ok(Output::new(all, &types));
             }

@@ -30,7 +30,7 @@ impl WindowOp {
         let mut all = Batch { columns: self.types.iter().map(|t| Column::from_values(vec![], t)).collect(), len: 0 };
         let mut bytes = 0;
         while let Some(batch) = self.input.next(ctx).await? {
-            ctx.check_cancel()?;
+            ctx.pause().await?;
             bytes += batch_bytes(&batch);
             charge_memory(ctx, bytes, "window")?;
             all.append(&batch);
