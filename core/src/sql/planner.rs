@@ -213,10 +213,16 @@ impl Planner<'_> {
     /// Picks the scan's access path for its conjuncts.
     fn plan_scan(&self, table: Arc<TableDef>, _access: Access, conjuncts: Vec<Expr>) -> Plan {
         let stats = self.table_stats(&table);
-        let mut best = (stats.rows.max(1.0), Access::Full);
+        // A sequential scan reads every version of every row (dead ones
+        // too, until vacuum), so even a one-row table costs more than a
+        // unique point lookup, which reads one key's versions.
+        let mut best = (stats.rows.max(1.0) + 1.0, Access::Full);
         for index in self.schema.indexes_of(&table.name) {
             if let Some((access, matched)) = index_access(&index, &conjuncts, &stats) {
-                let cost = matched * if index.primary { 1.5 } else { 4.0 } + 2.0;
+                let per_row = if index.primary { 1.5 } else { 4.0 };
+                let point =
+                    index.unique && matches!(&access, Access::Index { eq, .. } if eq.len() == index.columns.len());
+                let cost = if point { per_row } else { matched * per_row + 2.0 };
                 if cost < best.0 {
                     best = (cost, access);
                 }
@@ -786,12 +792,15 @@ mod tests {
     }
 
     #[test]
-    fn point_lookup_uses_the_primary_key_on_a_large_table_but_not_a_tiny_one() {
+    fn a_range_uses_the_primary_key_on_a_large_table_but_not_a_tiny_one() {
         let schema = schema();
-        let big = plan("SELECT x FROM a WHERE id = 5", &schema, &stats_with(&[(1, 100_000.0)]));
+        let big = plan("SELECT x FROM a WHERE id > 5", &schema, &stats_with(&[(1, 100_000.0)]));
         assert!(explain(&big).contains("Index Scan using a_pkey"), "{}", explain(&big));
-        let tiny = plan("SELECT x FROM a WHERE id = 5", &schema, &stats_with(&[(1, 1.0)]));
+        let tiny = plan("SELECT x FROM a WHERE id > 5", &schema, &stats_with(&[(1, 1.0)]));
         assert!(explain(&tiny).contains("Seq Scan on a"), "{}", explain(&tiny));
+        // A unique point lookup reads one key's versions: always the index.
+        let point = plan("SELECT x FROM a WHERE id = 5", &schema, &stats_with(&[(1, 1.0)]));
+        assert!(explain(&point).contains("Index Scan using a_pkey"), "{}", explain(&point));
     }
 
     #[test]

@@ -39,6 +39,10 @@ use crate::error::{Error, Result};
 use crate::store::TableId;
 use crate::wal::TxnId;
 
+/// A write that finds this many versions of its row prunes the ones no
+/// snapshot can see (hot rows would otherwise grow until the next vacuum).
+const PRUNE_AFTER_VERSIONS: usize = 8;
+
 /// Most row locks one transaction may hold.
 pub const MAX_ROW_LOCKS_PER_TXN: usize = 1 << 20;
 
@@ -539,6 +543,10 @@ impl Transaction {
         }
         if self.serializable() {
             self.shared.ssi.wrote(creator, table, key)?;
+        }
+        if versions.len() >= PRUNE_AFTER_VERSIONS {
+            let removed = super::vacuum::prune_row(&self.shared.store, &self.shared.status, table, key).await?;
+            self.shared.counters.versions_vacuumed.fetch_add(removed, std::sync::atomic::Ordering::Relaxed);
         }
         Ok(exists)
     }

@@ -66,6 +66,33 @@ pub async fn vacuum_table(store: &Store, status: &StatusTable, table: TableId) -
     }
 }
 
+/// Removes the garbage versions of one row at once. Between vacuum passes
+/// a hot row (a counter every transaction updates) piles up versions that
+/// every read of it walks; its writer prunes them (see
+/// `Transaction::write`). Safe beside readers for the same reason a vacuum
+/// pass is: only versions no snapshot can see go, in one storage
+/// transaction that holds all of the row's versions.
+pub async fn prune_row(store: &Store, status: &StatusTable, table: TableId, key: &[u8]) -> Result<u64> {
+    let horizon = status.horizon();
+    let (lo, hi) = version::versions_of(key);
+    let mut txn = store.begin().await?;
+    let mut cursor = txn.tree_range(table, Bound::Included(&lo), Bound::Included(&hi)).await?;
+    let mut versions = Vec::new();
+    while let Some((stored, value)) = cursor.next().await? {
+        versions.push(version::decode(&stored, &value)?.1);
+    }
+    drop(cursor);
+    let removable = {
+        let view = status.view();
+        garbage(&versions, true, horizon, &view)
+    };
+    for number in &removable {
+        txn.tree_delete(table, &version::storage_key(key, *number), None).await?;
+    }
+    txn.commit_unsynced().await?;
+    Ok(removable.len() as u64)
+}
+
 /// Splits a batch into rows; `continued` is the row the previous batch ended
 /// in (it may have versions there), `exhausted` whether the table ends here.
 fn group(batch: Vec<(Vec<u8>, Vec<u8>)>, continued: Option<&[u8]>, exhausted: bool) -> Result<Vec<Group>> {
