@@ -10,7 +10,7 @@
 use sqlparser::ast;
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::keywords::Keyword;
-use sqlparser::tokenizer::{Token, Tokenizer};
+use sqlparser::tokenizer::{Location, Token, TokenWithSpan, Tokenizer};
 
 use crate::sql::session::parse;
 use crate::{Error, Result};
@@ -62,25 +62,32 @@ pub(crate) fn copy_direction(statement: &ast::Statement) -> Option<CopyDirection
 /// Parses every statement of `sql`.
 pub fn parse_script(sql: &str) -> Result<Vec<ParsedStatement>> {
     let tokens = Tokenizer::new(&PostgreSqlDialect {}, sql)
-        .tokenize()
+        .tokenize_with_location()
         .map_err(|e| Error::sql("42601", format!("syntax error: {e}")))?;
-    if !tokens.iter().any(|t| is_keyword(t, Keyword::VACUUM) || is_keyword(t, Keyword::COPY)) {
+    if !tokens.iter().any(|t| is_keyword(&t.token, Keyword::VACUUM) || is_keyword(&t.token, Keyword::COPY)) {
         return Ok(parse(sql)?.into_iter().map(|s| ParsedStatement::Sql(Box::new(s))).collect());
     }
+    let offsets = LineOffsets::new(sql);
     let mut out = Vec::new();
-    for group in tokens.split(|t| *t == Token::SemiColon) {
-        let words: Vec<&Token> = group.iter().filter(|t| !matches!(t, Token::Whitespace(_))).collect();
+    let mut start = 0;
+    for group in tokens.split(|t| t.token == Token::SemiColon) {
+        let words: Vec<&TokenWithSpan> = group.iter().filter(|t| !matches!(t.token, Token::Whitespace(_))).collect();
+        let end = group.last().map_or(start, |t| offsets.of(t.span.end));
+        let text = &sql[start..end];
+        // Past this group and the semicolon that ended it.
+        start = (end + 1).min(sql.len());
         match words.first() {
             None => {}
-            Some(first) if is_keyword(first, Keyword::VACUUM) => {
-                out.push(ParsedStatement::Vacuum(vacuum(&words[1..])?))
+            Some(first) if is_keyword(&first.token, Keyword::VACUUM) => {
+                let words: Vec<&Token> = words[1..].iter().map(|t| &t.token).collect();
+                out.push(ParsedStatement::Vacuum(vacuum(&words)?));
             }
             Some(first) => {
-                let mut group = group.to_vec();
-                if is_keyword(first, Keyword::COPY) {
-                    spell_copy_booleans(&mut group);
-                }
-                let text: String = group.iter().map(ToString::to_string).collect();
+                let text = if is_keyword(&first.token, Keyword::COPY) {
+                    spell_copy_booleans(sql, &words, &offsets, text)
+                } else {
+                    text.to_string()
+                };
                 out.extend(parse(&text)?.into_iter().map(|s| ParsedStatement::Sql(Box::new(s))));
             }
         }
@@ -88,25 +95,51 @@ pub fn parse_script(sql: &str) -> Result<Vec<ParsedStatement>> {
     Ok(out)
 }
 
+/// Byte offsets of tokenizer locations (1-based lines and character columns).
+struct LineOffsets<'a> {
+    sql: &'a str,
+    line_starts: Vec<usize>,
+}
+
+impl<'a> LineOffsets<'a> {
+    fn new(sql: &'a str) -> Self {
+        let line_starts = std::iter::once(0).chain(sql.match_indices('\n').map(|(i, _)| i + 1)).collect();
+        LineOffsets { sql, line_starts }
+    }
+
+    fn of(&self, location: Location) -> usize {
+        let Some(&line_start) = self.line_starts.get((location.line as usize).saturating_sub(1)) else {
+            return self.sql.len();
+        };
+        let column = (location.column as usize).saturating_sub(1);
+        self.sql[line_start..].char_indices().nth(column).map_or(self.sql.len(), |(i, _)| line_start + i)
+    }
+}
+
 /// COPY options take PostgreSQL booleans (`FREEZE ON`, `HEADER off`);
 /// sqlparser knows only TRUE and FALSE, so ON/OFF after an option name are
-/// spelled that way before parsing.
-fn spell_copy_booleans(tokens: &mut [Token]) {
-    let mut previous_word: Option<String> = None;
-    for token in tokens.iter_mut() {
-        if let Token::Word(w) = token {
-            let value = w.value.to_lowercase();
-            let after_option = matches!(previous_word.as_deref(), Some("freeze" | "header"));
-            if w.quote_style.is_none() && after_option && (value == "on" || value == "off") {
-                *token = Token::make_keyword(if value == "on" { "TRUE" } else { "FALSE" });
-                previous_word = None;
-                continue;
-            }
-            previous_word = Some(value);
-        } else if !matches!(token, Token::Whitespace(_)) {
-            previous_word = None;
+/// respelled in the statement's text (`text`, which starts at the group's
+/// first token) before parsing.
+fn spell_copy_booleans(sql: &str, words: &[&TokenWithSpan], offsets: &LineOffsets<'_>, text: &str) -> String {
+    let base = text.as_ptr() as usize - sql.as_ptr() as usize;
+    let mut out = String::with_capacity(text.len());
+    let mut copied = 0;
+    for pair in words.windows(2) {
+        let (Token::Word(option), Token::Word(value)) = (&pair[0].token, &pair[1].token) else { continue };
+        let option = option.value.to_lowercase();
+        let value_text = value.value.to_lowercase();
+        if value.quote_style.is_none()
+            && matches!(option.as_str(), "freeze" | "header")
+            && matches!(value_text.as_str(), "on" | "off")
+        {
+            let at = offsets.of(pair[1].span.start) - base;
+            out.push_str(&text[copied..at]);
+            out.push_str(if value_text == "on" { "TRUE" } else { "FALSE" });
+            copied = at + value.value.len();
         }
     }
+    out.push_str(&text[copied..]);
+    out
 }
 
 fn is_keyword(token: &Token, keyword: Keyword) -> bool {
@@ -198,6 +231,12 @@ mod tests {
         let parsed = parse_script("SELECT 'a;b'; VACUUM t; SELECT 2").unwrap();
         assert_eq!(parsed.len(), 3);
         assert!(matches!(parsed[1], ParsedStatement::Vacuum(_)));
+        let quoted = parse_script("SELECT 'it''s;'; COPY t FROM STDIN; SELECT 'é', \"a\"\"b\"").unwrap();
+        assert_eq!(quoted.len(), 3);
+        match &quoted[0] {
+            ParsedStatement::Sql(s) => assert_eq!(s.to_string(), "SELECT 'it''s;'"),
+            other => panic!("{other:?}"),
+        }
         let copy = parse_script("copy t from stdin with (freeze on, header off)").unwrap();
         assert_eq!(copy[0].copy_direction(), Some(CopyDirection::FromStdin));
     }
