@@ -101,6 +101,7 @@ async fn serve(config: ServerConfig) -> Result<(), String> {
     }
     let data = PathBuf::from(&config.data);
     std::fs::create_dir_all(&data).map_err(|e| format!("data directory {}: {e}", data.display()))?;
+    let _lock = lock_data_dir(&data)?;
     let env = rustydb_io::production_env(&data, &host, tokio::runtime::Handle::current()).map_err(|e| e.to_string())?;
     let db = Database::open(&env, DatabaseConfig::default())
         .await
@@ -123,6 +124,25 @@ async fn serve(config: ServerConfig) -> Result<(), String> {
     db.engine().store().checkpoint().await.map_err(|e| format!("checkpoint: {e}"))?;
     tracing::info!("shut down cleanly");
     Ok(())
+}
+
+/// Takes an exclusive lock on `data/server.lock` for the life of the
+/// process: a second server on the same directory would corrupt it.
+fn lock_data_dir(data: &std::path::Path) -> Result<std::fs::File, String> {
+    let path = data.join("server.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => {
+            Err(format!("data directory {} is in use by another rustydb server", data.display()))
+        }
+        Err(std::fs::TryLockError::Error(e)) => Err(format!("locking {}: {e}", path.display())),
+    }
 }
 
 /// Resolves on the first SIGINT or SIGTERM.

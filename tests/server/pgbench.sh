@@ -69,7 +69,12 @@ echo "== pgbench -i -s 1 again, then SIGKILL in the middle of pgbench -T $second
 pgbench -i -s 1 >"$work/init2.log" 2>&1 || fail "pgbench -i: $(cat "$work/init2.log")"
 pgbench -T "$seconds" -c 4 >"$work/killed.log" 2>&1 &
 bench_pid=$!
-sleep $(( seconds / 2 > 0 ? seconds / 2 : 1 ))
+# Kill once transactions are committing: at least 100 in the history (or
+# half the run, whichever comes first).
+for _ in $(seq 1 $(( seconds * 5 / 2 + 1 ))); do
+    sleep 0.2
+    [ "$(psql -Atc 'SELECT count(*) >= 100 FROM pgbench_history' 2>/dev/null)" = t ] && break
+done
 kill -9 "$server_pid"
 wait "$server_pid" 2>/dev/null || true
 wait "$bench_pid" 2>/dev/null || true
@@ -88,6 +93,12 @@ echo "    accounts=$accounts tellers=$tellers branches=$branches history deltas=
 echo "== psql -c"
 psql -c "SELECT count(*) AS accounts FROM pgbench_accounts" | sed 's/^/    /'
 [ "$(psql -Atc 'SELECT count(*) FROM pgbench_accounts')" = 100000 ] || fail "pgbench_accounts lost rows"
+
+echo "== a second server on the same data directory is refused"
+if "$bin" server --data "$data" --pg-addr "127.0.0.1:0" >"$work/second.log" 2>&1; then
+    fail "a second server started on the same data directory"
+fi
+grep -q "in use by another rustydb server" "$work/second.log" || fail "unexpected refusal: $(cat "$work/second.log")"
 
 echo "== SIGTERM: clean shutdown"
 kill -TERM "$server_pid"
