@@ -16,7 +16,7 @@ use rustydb_io::TcpNetwork;
 use rustydb_server::config::ENV_VARS;
 use rustydb_server::{Registry, ServerConfig};
 
-#[derive(clap::Args, Debug, Default)]
+#[derive(clap::Args, Debug)]
 pub struct ServerArgs {
     /// Data directory (created on first start) [default: rustydb-data]
     #[arg(long)]

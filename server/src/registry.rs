@@ -28,48 +28,52 @@ pub const MAX_CONNECTIONS: usize = 1024;
 
 pub struct Registry {
     random: Arc<dyn Random>,
-    entries: Mutex<BTreeMap<i32, Entry>>,
-    next_pid: Mutex<i32>,
+    entries: Mutex<Entries>,
     shutting_down: AtomicBool,
+}
+
+#[derive(Default)]
+struct Entries {
+    by_pid: BTreeMap<i32, Entry>,
+    /// Where the search for a free process id starts.
+    next_pid: i32,
 }
 
 impl Registry {
     pub fn new(random: Arc<dyn Random>) -> Registry {
-        Registry {
-            random,
-            entries: Mutex::new(BTreeMap::new()),
-            next_pid: Mutex::new(1),
-            shutting_down: AtomicBool::new(false),
-        }
+        Registry { random, entries: Mutex::new(Entries::default()), shutting_down: AtomicBool::new(false) }
     }
 
     /// Registers a connection whose running statement `cancel` stops.
     pub fn register(&self, cancel: Arc<AtomicBool>) -> ConnectionId {
-        let pid = {
-            let mut next = self.next_pid.lock().expect("registry lock");
-            let pid = *next;
-            *next = if *next == i32::MAX { 1 } else { *next + 1 };
-            pid
-        };
         let secret = self.random.next_u64() as i32;
-        self.entries.lock().expect("registry lock").insert(pid, Entry { secret, cancel, waker: None });
+        let mut entries = self.lock();
+        // Process ids are positive and unique among live connections.
+        let mut pid = entries.next_pid.max(1);
+        while entries.by_pid.contains_key(&pid) {
+            pid = pid.checked_add(1).unwrap_or(1);
+        }
+        entries.next_pid = pid.checked_add(1).unwrap_or(1);
+        entries.by_pid.insert(pid, Entry { secret, cancel, waker: None });
         ConnectionId(pid)
     }
 
+    fn lock(&self) -> std::sync::MutexGuard<'_, Entries> {
+        self.entries.lock().expect("registry lock")
+    }
+
     pub fn unregister(&self, id: ConnectionId) {
-        self.entries.lock().expect("registry lock").remove(&id.0);
+        self.lock().by_pid.remove(&id.0);
     }
 
     /// The (process id, secret key) a client uses to cancel this connection.
     pub fn key(&self, id: ConnectionId) -> (i32, i32) {
-        let entries = self.entries.lock().expect("registry lock");
-        (id.0, entries.get(&id.0).map_or(0, |e| e.secret))
+        (id.0, self.lock().by_pid.get(&id.0).map_or(0, |e| e.secret))
     }
 
     /// Cancels the running statement of `pid` if `secret` matches.
     pub fn cancel(&self, pid: i32, secret: i32) -> bool {
-        let entries = self.entries.lock().expect("registry lock");
-        match entries.get(&pid) {
+        match self.lock().by_pid.get(&pid) {
             Some(entry) if entry.secret == secret => {
                 entry.cancel.store(true, Ordering::Relaxed);
                 true
@@ -79,7 +83,7 @@ impl Registry {
     }
 
     pub fn len(&self) -> usize {
-        self.entries.lock().expect("registry lock").len()
+        self.lock().by_pid.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -90,7 +94,7 @@ impl Registry {
     /// connections end at their next message.
     pub fn begin_shutdown(&self) {
         self.shutting_down.store(true, Ordering::SeqCst);
-        for entry in self.entries.lock().expect("registry lock").values_mut() {
+        for entry in self.lock().by_pid.values_mut() {
             entry.cancel.store(true, Ordering::Relaxed);
             if let Some(waker) = entry.waker.take() {
                 waker.wake();
@@ -104,7 +108,7 @@ impl Registry {
             if self.shutting_down() {
                 return Poll::Ready(());
             }
-            if let Some(entry) = self.entries.lock().expect("registry lock").get_mut(&id.0) {
+            if let Some(entry) = self.lock().by_pid.get_mut(&id.0) {
                 entry.waker = Some(cx.waker().clone());
             }
             // Checked again: shutdown may have begun before the waker was stored.

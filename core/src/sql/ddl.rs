@@ -406,14 +406,19 @@ async fn backfill(index: &IndexDef, table: &Arc<TableDef>, ctx: &mut ExecContext
     let index_id = index.table_id()?;
     for (key, row) in rows {
         let entry = index_entry_key(index, &row, &key);
-        ctx.txn.insert(index_id, &entry, &key).await.map_err(|e| match e {
-            Error::UniqueViolation(_) => {
-                Error::sql("23505", format!("could not create unique index \"{}\": duplicate key", index.name))
-            }
-            other => other,
-        })?;
+        ctx.txn.insert(index_id, &entry, &key).await.map_err(|e| index_build_error(e, &index.name))?;
     }
     Ok(())
+}
+
+/// A duplicate met while building a unique index (or a primary key).
+fn index_build_error(e: Error, index: &str) -> Error {
+    match e {
+        Error::UniqueViolation(_) => {
+            Error::sql("23505", format!("could not create unique index \"{index}\": duplicate key"))
+        }
+        other => other,
+    }
 }
 
 async fn create_view(create: &ast::CreateView, schema: &Arc<Schema>, ctx: &mut ExecContext) -> Result<QueryResult> {
@@ -709,17 +714,11 @@ async fn add_primary_key(
         delete_row(key, row, &old, &indexes, ctx).await?;
     }
     let table_id = def.table_id()?;
-    let duplicate = |e: Error| match e {
-        Error::UniqueViolation(_) => {
-            Error::sql("23505", format!("could not create unique index \"{pkey_name}\": duplicate key"))
-        }
-        other => other,
-    };
     for (_, row) in &rows {
         let key = exec::row_key(def, row).expect("the table now has a primary key");
         let mut bytes = Vec::new();
         encode_row(row, &mut bytes);
-        ctx.txn.insert(table_id, &key, &bytes).await.map_err(duplicate)?;
+        ctx.txn.insert(table_id, &key, &bytes).await.map_err(|e| index_build_error(e, &pkey_name))?;
         for index in &indexes {
             ctx.txn.insert(index.table_id()?, &index_entry_key(index, row, &key), &key).await?;
         }

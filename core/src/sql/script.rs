@@ -61,6 +61,13 @@ pub(crate) fn copy_direction(statement: &ast::Statement) -> Option<CopyDirection
 
 /// Parses every statement of `sql`.
 pub fn parse_script(sql: &str) -> Result<Vec<ParsedStatement>> {
+    // Tokenizing twice costs every statement; only text that may hold the
+    // two keywords takes the token path.
+    let may_need_tokens =
+        sql.as_bytes().windows(4).any(|w| w.eq_ignore_ascii_case(b"copy") || w.eq_ignore_ascii_case(b"vacu"));
+    if !may_need_tokens {
+        return Ok(parse(sql)?.into_iter().map(|s| ParsedStatement::Sql(Box::new(s))).collect());
+    }
     let tokens = Tokenizer::new(&PostgreSqlDialect {}, sql)
         .tokenize_with_location()
         .map_err(|e| Error::sql("42601", format!("syntax error: {e}")))?;

@@ -130,6 +130,15 @@ pub fn parse(sql: &str) -> Result<Vec<ast::Statement>> {
         .map_err(|e| Error::sql("42601", format!("syntax error: {e}")))
 }
 
+/// Parses text that must be exactly one statement.
+fn single_statement(sql: &str) -> Result<ParsedStatement> {
+    let mut statements = parse_script(sql)?;
+    if statements.len() != 1 {
+        return Err(Error::sql("42601", "expected exactly one statement"));
+    }
+    Ok(statements.pop().expect("one statement"))
+}
+
 /// Parses text that must be exactly one query (a view's definition).
 pub fn parse_single_query(sql: &str) -> Result<ast::Query> {
     match parse(sql)?.pop() {
@@ -160,16 +169,19 @@ impl Session {
 
     /// Runs `COPY … FROM STDIN` with `data` as its input; the rows loaded.
     pub async fn copy_from(&mut self, sql: &str, data: &str) -> Result<u64> {
-        self.copy_data = Some(data.to_string());
-        let result = self.query(sql, &[]).await;
-        self.copy_data = None;
-        Ok(result?.affected)
+        let statement = single_statement(sql)?;
+        Ok(self.copy_from_parsed(&statement, data.to_string()).await?.affected)
     }
 
     /// Runs `COPY … TO STDOUT` and returns the data it wrote.
     pub async fn copy_to(&mut self, sql: &str) -> Result<String> {
-        self.query(sql, &[]).await?;
-        self.copy_output.take().ok_or_else(|| Error::sql("42601", "not a COPY … TO STDOUT statement"))
+        let statement = single_statement(sql)?;
+        Ok(self.copy_to_parsed(&statement).await?.1)
+    }
+
+    /// A setting's current value as SHOW reports it (`None` if unknown).
+    pub fn setting(&self, name: &str) -> Option<String> {
+        self.show(&name.to_lowercase()).ok()
     }
 
     pub fn database(&self) -> &Arc<Database> {

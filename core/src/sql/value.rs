@@ -142,7 +142,8 @@ impl DataType {
         }
     }
 
-    /// The PostgreSQL type OID, for the wire protocol.
+    /// The PostgreSQL type OID, for the wire protocol. Columns nothing
+    /// typed are reported as text, as PostgreSQL does for `SELECT NULL`.
     pub fn oid(&self) -> u32 {
         match self {
             DataType::Bool => 16,
@@ -150,7 +151,7 @@ impl DataType {
             DataType::Int64 => 20,
             DataType::Int16 => 21,
             DataType::Int32 => 23,
-            DataType::Text => 25,
+            DataType::Text | DataType::Unknown => 25,
             DataType::Json => 114,
             DataType::Float32 => 700,
             DataType::Float64 => 701,
@@ -164,16 +165,33 @@ impl DataType {
             DataType::Numeric(_) => 1700,
             DataType::Uuid => 2950,
             DataType::Jsonb => 3802,
-            DataType::Array(inner) => match **inner {
-                DataType::Bool => 1000,
-                DataType::Int16 => 1005,
-                DataType::Int32 => 1007,
-                DataType::Int64 => 1016,
-                DataType::Float64 => 1022,
-                DataType::Numeric(_) => 1231,
-                _ => 1009,
-            },
-            DataType::Unknown => 705,
+            DataType::Array(element) => element.array_oid(),
+        }
+    }
+
+    /// The OID of the array type whose elements are `self` (0: none).
+    fn array_oid(&self) -> u32 {
+        match self {
+            DataType::Bool => 1000,
+            DataType::Bytea => 1001,
+            DataType::Int16 => 1005,
+            DataType::Int32 => 1007,
+            DataType::Text | DataType::Unknown => 1009,
+            DataType::Char(_) => 1014,
+            DataType::Varchar(_) => 1015,
+            DataType::Int64 => 1016,
+            DataType::Float32 => 1021,
+            DataType::Float64 => 1022,
+            DataType::Timestamp => 1115,
+            DataType::Date => 1182,
+            DataType::Time => 1183,
+            DataType::TimestampTz => 1185,
+            DataType::Interval => 1187,
+            DataType::Numeric(_) => 1231,
+            DataType::Uuid => 2951,
+            DataType::Json => 199,
+            DataType::Jsonb => 3807,
+            DataType::Array(_) => 0,
         }
     }
 }

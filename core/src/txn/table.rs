@@ -14,7 +14,7 @@ use std::ops::Bound;
 
 use super::version::{self, Version};
 use crate::error::{Error, Result};
-use crate::store::{Cursor, Store, TableId};
+use crate::store::{Cursor, Store, TableId, Txn as StoreTxn};
 use crate::wal::TxnId;
 
 /// Storage entries read per storage transaction while scanning, so a long
@@ -23,15 +23,20 @@ pub const SCAN_BATCH: usize = 256;
 
 /// Every version of `key`, oldest first.
 pub async fn read_versions(store: &Store, table: TableId, key: &[u8]) -> Result<Vec<Version>> {
-    let (lo, hi) = version::versions_of(key);
     let mut txn = store.begin().await?;
+    let versions = versions_in(&mut txn, table, key).await?;
+    txn.commit().await?;
+    Ok(versions)
+}
+
+/// Every version of `key`, oldest first, read in the storage transaction `txn`.
+pub async fn versions_in(txn: &mut StoreTxn, table: TableId, key: &[u8]) -> Result<Vec<Version>> {
+    let (lo, hi) = version::versions_of(key);
     let mut cursor = txn.tree_range(table, Bound::Included(&lo), Bound::Included(&hi)).await?;
     let mut versions = Vec::new();
     while let Some((stored, value)) = cursor.next().await? {
         versions.push(version::decode(&stored, &value)?.1);
     }
-    drop(cursor);
-    txn.commit().await?;
     Ok(versions)
 }
 

@@ -74,14 +74,8 @@ pub async fn vacuum_table(store: &Store, status: &StatusTable, table: TableId) -
 /// transaction that holds all of the row's versions.
 pub async fn prune_row(store: &Store, status: &StatusTable, table: TableId, key: &[u8]) -> Result<u64> {
     let horizon = status.horizon();
-    let (lo, hi) = version::versions_of(key);
     let mut txn = store.begin().await?;
-    let mut cursor = txn.tree_range(table, Bound::Included(&lo), Bound::Included(&hi)).await?;
-    let mut versions = Vec::new();
-    while let Some((stored, value)) = cursor.next().await? {
-        versions.push(version::decode(&stored, &value)?.1);
-    }
-    drop(cursor);
+    let versions = table::versions_in(&mut txn, table, key).await?;
     let removable = {
         let view = status.view();
         garbage(&versions, true, horizon, &view)

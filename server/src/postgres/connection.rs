@@ -53,8 +53,6 @@ pub const MAX_PREPARED: usize = 10_000;
 const FLUSH_BYTES: usize = 64 << 10;
 /// Bytes asked of the socket per read.
 const READ_CHUNK: usize = 64 << 10;
-/// The version reported to clients: what the SQL dialect and catalog aim at.
-pub const SERVER_VERSION: &str = "15.0 (RustyDB)";
 
 /// A prepared statement of the extended protocol.
 struct Statement {
@@ -81,8 +79,6 @@ pub enum Ended {
     ClientLeft,
     /// The connection was only a cancel request.
     CancelRequest,
-    /// The server is shutting down.
-    Shutdown,
 }
 
 pub struct Connection {
@@ -134,8 +130,8 @@ impl Connection {
             return Ok(ended);
         }
         loop {
-            if self.registry.shutting_down() && !self.session.in_transaction() {
-                return self.terminate_for_shutdown().await;
+            if self.registry.shutting_down() {
+                return Err(shutting_down());
             }
             let Some(message) = self.read_message().await? else { return Ok(Ended::ClientLeft) };
             if self.skipping && !matches!(message, PgWireFrontendMessage::Sync(_) | PgWireFrontendMessage::Terminate(_))
@@ -144,11 +140,26 @@ impl Connection {
             }
             match message {
                 PgWireFrontendMessage::Query(q) => self.simple_query(&q.query).await?,
-                PgWireFrontendMessage::Parse(m) => self.extended(|c| Box::pin(c.parse(m))).await?,
-                PgWireFrontendMessage::Bind(m) => self.extended(|c| Box::pin(async move { c.bind(m) })).await?,
-                PgWireFrontendMessage::Describe(m) => self.extended(|c| Box::pin(async move { c.describe(m) })).await?,
-                PgWireFrontendMessage::Execute(m) => self.extended(|c| Box::pin(c.execute(m))).await?,
-                PgWireFrontendMessage::Close(m) => self.extended(|c| Box::pin(async move { c.close(m) })).await?,
+                PgWireFrontendMessage::Parse(m) => {
+                    let outcome = self.parse(m).await?;
+                    self.extended_step(outcome).await?;
+                }
+                PgWireFrontendMessage::Bind(m) => {
+                    let outcome = self.bind(m)?;
+                    self.extended_step(outcome).await?;
+                }
+                PgWireFrontendMessage::Describe(m) => {
+                    let outcome = self.describe(m)?;
+                    self.extended_step(outcome).await?;
+                }
+                PgWireFrontendMessage::Execute(m) => {
+                    let outcome = self.execute(m).await?;
+                    self.extended_step(outcome).await?;
+                }
+                PgWireFrontendMessage::Close(m) => {
+                    let outcome = self.close(m)?;
+                    self.extended_step(outcome).await?;
+                }
                 PgWireFrontendMessage::Sync(_) => {
                     self.skipping = false;
                     self.ready_for_query().await?;
@@ -164,12 +175,6 @@ impl Connection {
                 other => return Err(protocol(format!("unexpected message {}", message_name(&other)))),
             }
         }
-    }
-
-    async fn terminate_for_shutdown(&mut self) -> Result<Ended> {
-        self.send_error(&Error::sql("57P01", "terminating connection due to administrator command"), "FATAL")?;
-        self.flush().await?;
-        Ok(Ended::Shutdown)
     }
 
     /// SSL negotiation, the startup packet and authentication; `Some` if the
@@ -221,21 +226,16 @@ impl Connection {
             self.apply_startup_parameter(name, value).await?;
         }
         self.send(PgWireBackendMessage::Authentication(Authentication::Ok))?;
-        let application = startup.parameters.get("application_name").cloned().unwrap_or_default();
-        for (name, value) in [
-            ("server_version", SERVER_VERSION),
-            ("server_encoding", "UTF8"),
-            ("client_encoding", "UTF8"),
-            ("DateStyle", "ISO, MDY"),
-            ("IntervalStyle", "postgres"),
-            ("TimeZone", "UTC"),
-            ("integer_datetimes", "on"),
-            ("standard_conforming_strings", "on"),
-            ("is_superuser", "on"),
-            ("session_authorization", user.as_str()),
-            ("application_name", application.as_str()),
-        ] {
-            self.send(PgWireBackendMessage::ParameterStatus(ParameterStatus::new(name.into(), value.into())))?;
+        // The settings PostgreSQL reports at startup, as SHOW reports them.
+        let reported =
+            ["server_version", "server_encoding", "client_encoding", "DateStyle", "IntervalStyle", "TimeZone"];
+        let reported = reported.iter().chain(&["integer_datetimes", "standard_conforming_strings", "application_name"]);
+        let mut status: Vec<(String, String)> =
+            reported.map(|name| (name.to_string(), self.session.setting(name).unwrap_or_default())).collect();
+        status.push(("is_superuser".into(), "on".into()));
+        status.push(("session_authorization".into(), user));
+        for (name, value) in status {
+            self.send(PgWireBackendMessage::ParameterStatus(ParameterStatus::new(name, value)))?;
         }
         let (pid, secret) = self.registry.key(self.id);
         self.send(PgWireBackendMessage::BackendKeyData(BackendKeyData::new(pid, SecretKey::I32(secret))))?;
@@ -366,13 +366,10 @@ impl Connection {
         Ok(Ok(()))
     }
 
-    /// Runs one extended-protocol step; a statement error is reported and
+    /// After an extended-protocol step: a statement error is reported and
     /// starts skipping to the next Sync.
-    async fn extended<F>(&mut self, step: F) -> Result<()>
-    where
-        F: for<'a> FnOnce(&'a mut Connection) -> futures::future::BoxFuture<'a, Result<Result<()>>>,
-    {
-        if let Err(e) = step(self).await? {
+    async fn extended_step(&mut self, outcome: Result<()>) -> Result<()> {
+        if let Err(e) = outcome {
             self.send_error(&e, "ERROR")?;
             self.skipping = true;
         }
@@ -461,7 +458,7 @@ impl Connection {
                 return Ok(Err(Error::sql("26000", format!("prepared statement \"{name}\" does not exist"))));
             };
             let (params, columns) = match &statement.prepared {
-                Some(p) => (p.param_types.iter().map(types::oid).collect(), p.columns.clone()),
+                Some(p) => (p.param_types.iter().map(DataType::oid).collect(), p.columns.clone()),
                 None => (Vec::new(), Vec::new()),
             };
             self.send(PgWireBackendMessage::ParameterDescription(ParameterDescription::new(params)))?;
@@ -512,7 +509,7 @@ impl Connection {
             }
             if let Some(copy) = statement.prepared.as_ref().and_then(|p| p.copy_direction().map(|d| (d, p.sql.clone())))
             {
-                return self.copy_in_extended(copy).await;
+                return self.copy_via_execute(copy).await;
             }
             let mut prepared = statement.prepared.take().expect("a non-empty statement is prepared");
             let outcome = self.session.execute_prepared(&mut prepared, &portal.params).await;
@@ -543,7 +540,7 @@ impl Connection {
 
     /// COPY run through Execute: the same COPY sub-protocol as the simple
     /// query path (Sync messages inside it are ignored, as PostgreSQL does).
-    async fn copy_in_extended(&mut self, (direction, sql): (CopyDirection, String)) -> Result<Result<()>> {
+    async fn copy_via_execute(&mut self, (direction, sql): (CopyDirection, String)) -> Result<Result<()>> {
         let statement = match parse_script(&sql).map(|mut s| s.pop()) {
             Ok(Some(statement)) => statement,
             Ok(None) => return Ok(Err(Error::sql("42601", "empty COPY statement"))),
@@ -575,7 +572,7 @@ impl Connection {
                     c.name.clone(),
                     0,
                     0,
-                    types::oid(&c.data_type),
+                    c.data_type.oid(),
                     types::type_size(&c.data_type),
                     types::type_modifier(&c.data_type),
                     format_of(formats, i),
@@ -668,7 +665,7 @@ impl Connection {
                 futures::pin_mut!(read, shutdown);
                 futures::select_biased! {
                     n = read => n?,
-                    () = shutdown => return Err(Error::sql("57P01", "terminating connection due to administrator command")),
+                    () = shutdown => return Err(shutting_down()),
                 }
             };
             if n == 0 {
@@ -700,6 +697,12 @@ fn format_of(formats: &[i16], i: usize) -> i16 {
         [one] => *one,
         many => many.get(i).copied().unwrap_or(0),
     }
+}
+
+/// Shutdown ends every connection (an open transaction rolls back), as
+/// PostgreSQL's default fast shutdown does.
+fn shutting_down() -> Error {
+    Error::sql("57P01", "terminating connection due to administrator command")
 }
 
 fn protocol(message: impl Into<String>) -> Error {

@@ -8,11 +8,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::FutureExt;
+use pgwire::messages::PgWireBackendMessage;
+use pgwire::messages::response::ErrorResponse;
 use rustydb_core::Result;
 use rustydb_core::env::{Env, Listener};
 use rustydb_core::sql::Database;
 
-pub use connection::{Connection, Ended, MAX_COPY_BYTES, MAX_MESSAGE_BYTES, MAX_PREPARED, SERVER_VERSION};
+pub use connection::{Connection, Ended, MAX_COPY_BYTES, MAX_MESSAGE_BYTES, MAX_PREPARED};
 
 use crate::registry::{MAX_CONNECTIONS, Registry};
 
@@ -65,16 +67,13 @@ pub async fn serve(
 
 /// Tells a client over the connection limit why it is turned away.
 async fn refuse(mut stream: Box<dyn rustydb_core::env::Stream>) {
-    let message = "sorry, too many clients already";
-    let mut body = Vec::new();
-    for (code, text) in [(b'S', "FATAL"), (b'C', "53300"), (b'M', message)] {
-        body.push(code);
-        body.extend_from_slice(text.as_bytes());
-        body.push(0);
+    let fields = vec![
+        (b'S', "FATAL".to_string()),
+        (b'C', "53300".to_string()),
+        (b'M', "sorry, too many clients already".to_string()),
+    ];
+    let mut packet = bytes::BytesMut::new();
+    if PgWireBackendMessage::ErrorResponse(ErrorResponse::new(fields)).encode(&mut packet).is_ok() {
+        let _ = stream.write_all(&packet).await;
     }
-    body.push(0);
-    let mut packet = vec![b'E'];
-    packet.extend_from_slice(&((body.len() + 4) as i32).to_be_bytes());
-    packet.extend_from_slice(&body);
-    let _ = stream.write_all(&packet).await;
 }

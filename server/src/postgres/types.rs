@@ -1,5 +1,5 @@
-//! SQL types on the wire: PostgreSQL type OIDs, and values in the text and
-//! binary formats of the protocol.
+//! SQL types on the wire: the types clients name by OID, and values in the
+//! text and binary formats of the protocol.
 //!
 //! Text is PostgreSQL's output format (`cast::format_value`), so clients
 //! parse it as they would PostgreSQL's. Binary follows PostgreSQL's
@@ -16,57 +16,6 @@ const PG_EPOCH_DAYS: i32 = 10_957;
 /// Microseconds from 1970-01-01 to 2000-01-01.
 const PG_EPOCH_MICROS: i64 = 946_684_800_000_000;
 
-/// The OID PostgreSQL gives `ty` (text for types nothing constrained).
-pub fn oid(ty: &DataType) -> u32 {
-    match ty {
-        DataType::Bool => 16,
-        DataType::Bytea => 17,
-        DataType::Int64 => 20,
-        DataType::Int16 => 21,
-        DataType::Int32 => 23,
-        DataType::Text | DataType::Unknown => 25,
-        DataType::Json => 114,
-        DataType::Float32 => 700,
-        DataType::Float64 => 701,
-        DataType::Char(_) => 1042,
-        DataType::Varchar(_) => 1043,
-        DataType::Date => 1082,
-        DataType::Time => 1083,
-        DataType::Timestamp => 1114,
-        DataType::TimestampTz => 1184,
-        DataType::Interval => 1186,
-        DataType::Numeric(_) => 1700,
-        DataType::Uuid => 2950,
-        DataType::Jsonb => 3802,
-        DataType::Array(element) => array_oid(element),
-    }
-}
-
-fn array_oid(element: &DataType) -> u32 {
-    match element {
-        DataType::Bool => 1000,
-        DataType::Bytea => 1001,
-        DataType::Int16 => 1005,
-        DataType::Int32 => 1007,
-        DataType::Text | DataType::Unknown => 1009,
-        DataType::Char(_) => 1014,
-        DataType::Varchar(_) => 1015,
-        DataType::Int64 => 1016,
-        DataType::Float32 => 1021,
-        DataType::Float64 => 1022,
-        DataType::Timestamp => 1115,
-        DataType::Date => 1182,
-        DataType::Time => 1183,
-        DataType::TimestampTz => 1185,
-        DataType::Interval => 1187,
-        DataType::Numeric(_) => 1231,
-        DataType::Uuid => 2951,
-        DataType::Json => 199,
-        DataType::Jsonb => 3807,
-        DataType::Array(_) => 0,
-    }
-}
-
 /// The type a client names by OID in Parse (0: let the server infer).
 pub fn type_of_oid(oid: u32) -> Result<DataType> {
     Ok(match oid {
@@ -80,7 +29,8 @@ pub fn type_of_oid(oid: u32) -> Result<DataType> {
         114 => DataType::Json,
         700 => DataType::Float32,
         701 => DataType::Float64,
-        1042 => DataType::Char(1),
+        // bpchar parameters are cast on assignment to the column's CHAR(n).
+        1042 => DataType::Text,
         1043 => DataType::Varchar(None),
         1082 => DataType::Date,
         1083 => DataType::Time,
@@ -91,11 +41,14 @@ pub fn type_of_oid(oid: u32) -> Result<DataType> {
         2950 => DataType::Uuid,
         3802 => DataType::Jsonb,
         other => {
-            let element = [16, 17, 20, 21, 23, 25, 114, 700, 701, 1043, 1082, 1083, 1114, 1184, 1186, 1700, 2950, 3802]
-                .into_iter()
-                .find(|&e| array_oid(&type_of_oid(e).expect("a listed element type")) == other);
+            const ELEMENTS: [u32; 18] =
+                [16, 17, 20, 21, 23, 25, 114, 700, 701, 1043, 1082, 1083, 1114, 1184, 1186, 1700, 2950, 3802];
+            let element = ELEMENTS
+                .iter()
+                .map(|&e| type_of_oid(e))
+                .find(|t| t.as_ref().is_ok_and(|t| DataType::Array(Box::new(t.clone())).oid() == other));
             match element {
-                Some(e) => DataType::Array(Box::new(type_of_oid(e)?)),
+                Some(element) => DataType::Array(Box::new(element?)),
                 None => return Err(Error::sql("42704", format!("type with OID {other} is not supported"))),
             }
         }
@@ -169,7 +122,7 @@ fn encode_array(items: &[Value], element: &DataType, out: &mut Vec<u8>) -> Resul
     }
     out.extend_from_slice(&1i32.to_be_bytes());
     out.extend_from_slice(&i32::from(items.iter().any(Value::is_null)).to_be_bytes());
-    out.extend_from_slice(&oid(element).to_be_bytes());
+    out.extend_from_slice(&element.oid().to_be_bytes());
     out.extend_from_slice(&(items.len() as i32).to_be_bytes());
     out.extend_from_slice(&1i32.to_be_bytes());
     for item in items {
