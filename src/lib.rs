@@ -29,7 +29,7 @@ pub use rustydb_core::env;
 pub use rustydb_core::sql::{DataType, QueryResult, ResultColumn, Value};
 pub use rustydb_core::store::TableId;
 pub use rustydb_core::txn::{
-    IsolationLevel, LockMode, RowLock, Transaction, TxnConfig, TxnEngine, TxnOptions, TxnStats,
+    ChangeKind, IsolationLevel, LockMode, RowLock, Transaction, TxnConfig, TxnEngine, TxnOptions, TxnStats,
 };
 pub use rustydb_core::{Error, IoErrorKind, Result};
 

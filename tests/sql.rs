@@ -331,3 +331,46 @@ async fn copy_in_and_out_in_text_and_csv() {
     assert_eq!(s.copy_to("COPY (SELECT k FROM t WHERE k > 2) TO STDOUT WITH (FORMAT csv)").await.unwrap(), "3\n4\n");
     assert_eq!(s.copy_from("COPY t FROM STDIN", "x\ty\n").await.unwrap_err().sqlstate(), "22P02");
 }
+
+/// Committed changes of a table, in commit order, with before images for
+/// updates and deletes; rolled-back work and other tables stay out.
+#[tokio::test]
+async fn change_streams_deliver_committed_rows_in_commit_order() {
+    use rustydb::ChangeKind;
+    let f = fixture("changes").await;
+    let mut conn = f.db.connect();
+    conn.execute_batch("CREATE TABLE t (id INT PRIMARY KEY, v TEXT); CREATE TABLE other (id INT)").await.unwrap();
+    let mut changes = f.db.engine().subscribe("t", 100).await.unwrap();
+    conn.execute_batch(
+        "INSERT INTO t VALUES (1, 'a'), (2, 'b');
+         BEGIN; INSERT INTO t VALUES (3, 'gone'); ROLLBACK;
+         INSERT INTO other VALUES (9);
+         BEGIN; UPDATE t SET v = 'a2' WHERE id = 1; INSERT INTO t VALUES (4, 'x'); DELETE FROM t WHERE id = 4; COMMIT;
+         DELETE FROM t WHERE id = 2;",
+    )
+    .await
+    .unwrap();
+    let mut seen = Vec::new();
+    for _ in 0..4 {
+        let change = changes.next().await.unwrap();
+        let old = change.old_row.as_ref().map(|row| r_text(&row[1]));
+        seen.push((change.csn, change.kind, r_text(&change.row[0]), r_text(&change.row[1]), old));
+    }
+    let kinds: Vec<_> =
+        seen.iter().map(|(_, kind, id, v, old)| (*kind, id.as_str(), v.as_str(), old.as_deref())).collect();
+    assert_eq!(
+        kinds,
+        [
+            (ChangeKind::Insert, "1", "a", None),
+            (ChangeKind::Insert, "2", "b", None),
+            (ChangeKind::Update, "1", "a2", Some("a")),
+            (ChangeKind::Delete, "2", "b", None),
+        ]
+    );
+    assert!(seen.windows(2).all(|w| w[0].0 <= w[1].0), "commit order: {seen:?}");
+    assert_eq!(&changes.columns()[..], ["id", "v"]);
+    conn.execute_batch("DROP TABLE t").await.unwrap();
+    conn.execute_batch("CREATE TABLE t (id INT PRIMARY KEY, v TEXT); INSERT INTO t VALUES (5, 'new')").await.unwrap();
+    let error = changes.next().await.unwrap_err();
+    assert_eq!(error.sqlstate(), "42P01", "{error}");
+}

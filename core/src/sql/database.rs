@@ -8,7 +8,8 @@ use std::sync::Arc;
 
 use crate::Result;
 use crate::env::Env;
-use crate::sql::catalog::Catalog;
+use crate::sql::catalog::{Catalog, Schema};
+use crate::sql::changes::TableChanges;
 use crate::sql::sequence::Sequences;
 use crate::sql::session::Session;
 use crate::sql::stats::StatsStore;
@@ -46,5 +47,15 @@ impl Database {
     /// The transactional engine underneath.
     pub fn engine(&self) -> &Arc<TxnEngine> {
         &self.engine
+    }
+
+    /// The latest committed catalog: tables, indexes, views, sequences.
+    pub async fn schema(&self) -> Result<Arc<Schema>> {
+        self.catalog.committed().await
+    }
+
+    /// Subscribes to committed changes of table `name` (see [`TableChanges`]).
+    pub async fn subscribe(self: &Arc<Self>, name: &str, capacity: usize) -> Result<TableChanges> {
+        TableChanges::open(self, name, capacity).await
     }
 }

@@ -11,12 +11,14 @@
 //!
 //! Values and types live in [`value`]; casts and the text forms of values in
 //! [`cast`]; operators in [`ops`]; scalar functions in [`functions`]; how rows
-//! and keys are stored in [`row`]; sequences in [`sequence`].
+//! and keys are stored in [`row`]; sequences in [`sequence`]; committed row
+//! changes for subscribers in [`changes`].
 
 pub mod batch;
 pub mod binder;
 pub mod cast;
 pub mod catalog;
+pub mod changes;
 pub mod copy;
 pub mod database;
 pub mod ddl;
@@ -34,6 +36,7 @@ pub mod session;
 pub mod stats;
 pub mod value;
 
+pub use changes::{TableChange, TableChanges};
 pub use database::{Database, DatabaseConfig};
 pub use script::{CopyDirection, ParsedStatement, parse_script};
 pub use session::{PreparedStatement, QueryResult, ResultColumn, Session};

@@ -143,6 +143,12 @@ impl Txn {
 
     /// Makes the transaction's changes durable and ends it.
     pub async fn commit(self) -> Result<()> {
+        self.end_committed(true).await.map(|_| ())
+    }
+
+    /// Commits durably and returns where the commit record is in the log
+    /// ([`Lsn::ZERO`] if the transaction wrote nothing).
+    pub async fn commit_at(self) -> Result<Lsn> {
         self.end_committed(true).await
     }
 
@@ -154,17 +160,17 @@ impl Txn {
     /// since the log is written in order, so whatever was built on top of it
     /// and made durable later keeps it.
     pub async fn commit_unsynced(self) -> Result<()> {
-        self.end_committed(false).await
+        self.end_committed(false).await.map(|_| ())
     }
 
-    async fn end_committed(mut self, durable: bool) -> Result<()> {
+    async fn end_committed(mut self, durable: bool) -> Result<Lsn> {
         self.check_open()?;
         self.finished = true;
         // Unpins the remembered leaf.
         self.append_hint = None;
         if self.last_lsn == Lsn::ZERO {
             self.release();
-            return Ok(());
+            return Ok(Lsn::ZERO);
         }
         let commit = self.log_own(LogBody::Commit).await;
         self.release();
@@ -175,7 +181,7 @@ impl Txn {
         self.log_own(LogBody::End).await?;
         self.shared.alloc.end_quarantine(self.id);
         self.maybe_checkpoint();
-        Ok(())
+        Ok(commit)
     }
 
     /// Undoes every change and ends the transaction.

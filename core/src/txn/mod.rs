@@ -17,6 +17,7 @@
 //! | `lock_manager.rs` | two-phase table and row locks: modes, queues, upgrades, deadlock detection, timeouts |
 //! | `ssi.rs` | SIREAD locks, rw antidependencies, dangerous structures |
 //! | `transaction.rs` | the [`Transaction`] API: reads, writes, savepoints, commit, rollback |
+//! | `changes.rs` | the committed-change feed: watchers of key prefixes, before/after images, csn order, bounded queues |
 //! | `vacuum.rs` | removing versions nobody can see, in the background |
 //!
 //! # Durability and recovery
@@ -37,6 +38,7 @@
 //! MVCC; [`Transaction::lock_table`] with `AccessExclusive` is how a schema
 //! change keeps transactions away from a table meanwhile.
 
+mod changes;
 mod lock_manager;
 mod ssi;
 mod status;
@@ -49,6 +51,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+pub use changes::{ChangeKind, ChangeStream, CommittedChange, MAX_CHANGES_PER_COMMIT, RowChange};
 pub use lock_manager::{LockMode, LockStats, LockTarget};
 pub use status::{CLOG_TABLE, META_TABLE};
 pub use transaction::{RowLock, Transaction};
@@ -153,6 +156,7 @@ struct Shared {
     locks: lock_manager::LockManager,
     ssi: ssi::Ssi,
     counters: Counters,
+    changes: Arc<changes::ChangeFeed>,
 }
 
 /// The transactional engine: versioned tables and transactions over a [`Store`].
@@ -174,6 +178,7 @@ impl TxnEngine {
             status,
             ssi: ssi::Ssi::default(),
             counters: Counters::default(),
+            changes: Arc::default(),
         });
         if let Some(interval) = shared.config.vacuum_interval {
             drop(env.spawn("vacuum", background_vacuum(Arc::downgrade(&shared), interval)));
@@ -255,6 +260,13 @@ impl TxnEngine {
             locks: self.shared.locks.stats(),
             versions_vacuumed: counters.versions_vacuumed.load(Ordering::Relaxed),
         }
+    }
+
+    /// Watches committed changes of the rows of versioned table `table`
+    /// whose keys start with `prefix`; at most `capacity` changes wait
+    /// unread before the stream lags (see `changes.rs`).
+    pub fn watch(&self, table: TableId, prefix: Vec<u8>, capacity: usize) -> Result<ChangeStream> {
+        self.shared.changes.watch(table, prefix, capacity)
     }
 
     /// The storage engine underneath (checkpoints, stats).

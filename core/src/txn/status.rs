@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::error::{Error, Result};
 use crate::store::{Store, TableId};
-use crate::wal::TxnId;
+use crate::wal::{Lsn, TxnId};
 
 /// The commit log table: committed xids, as 8-byte big-endian keys.
 pub const CLOG_TABLE: &str = "mvcc.clog";
@@ -159,15 +159,18 @@ impl StatusTable {
     /// the disk), so the transaction stays active: nothing may treat its
     /// versions as garbage before a restart settles it. The error that made
     /// the write fail has poisoned the storage engine, which must restart.
-    pub async fn commit(&self, xid: TxnId) -> Result<u64> {
+    /// `on_visible` runs with the csn and the commit record's LSN under the
+    /// lock that assigns csns, so successive calls see csns in order.
+    pub async fn commit(&self, xid: TxnId, on_visible: impl FnOnce(u64, Lsn)) -> Result<u64> {
         let mut txn = self.store.begin().await?;
         txn.tree_insert(self.clog, &xid.0.to_be_bytes(), &[]).await?;
-        txn.commit().await?;
+        let commit_lsn = txn.commit_at().await?;
         let mut inner = self.lock();
         inner.last_csn += 1;
         let csn = inner.last_csn;
         inner.committed.insert(xid, csn);
         inner.active.remove(&xid);
+        on_visible(csn, commit_lsn);
         Ok(csn)
     }
 

@@ -31,6 +31,7 @@ use std::ops::Bound;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
+use super::changes;
 use super::lock_manager::{LockMode, LockTarget};
 use super::status::{Snapshot, XidStatus};
 use super::version::{self, Version};
@@ -266,11 +267,26 @@ impl Transaction {
             self.end_aborted();
             return Err(error);
         }
+        let written = self.created.iter().map(|own| (own.table, own.key.as_slice()));
+        let captured =
+            match changes::capture(&self.shared.changes, &self.shared.store, &self.shared.status, xid, written).await {
+                Ok(captured) => captured,
+                Err(error) => {
+                    self.end_aborted();
+                    return Err(error);
+                }
+            };
         self.state = State::Ended;
+        let feed = &self.shared.changes;
+        let publish = |csn, commit_lsn| {
+            if !captured.is_empty() {
+                feed.publish(csn, commit_lsn, &captured);
+            }
+        };
         let csn = if self.created.is_empty() {
             self.shared.status.finish_read_only(xid)
         } else {
-            match self.shared.status.commit(xid).await {
+            match self.shared.status.commit(xid, publish).await {
                 Ok(csn) => csn,
                 Err(error) => {
                     // Outcome unknown: the transaction stays active in the status table.
