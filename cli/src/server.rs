@@ -1,5 +1,5 @@
 //! `rustydb server`: serves a data directory over the PostgreSQL protocol
-//! on the production Env.
+//! (on the production Env) and HTTP (REST, GraphQL, WebSocket).
 //!
 //! Settings come from defaults, then `--config FILE`, then `RUSTYDB_*`
 //! environment variables, then flags. SIGINT or SIGTERM stops accepting,
@@ -11,10 +11,15 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use futures::FutureExt;
 use rustydb_core::sql::{Database, DatabaseConfig};
 use rustydb_io::TcpNetwork;
 use rustydb_server::config::ENV_VARS;
+use rustydb_server::http::HttpState;
 use rustydb_server::{Registry, ServerConfig};
+
+/// How long shutdown waits for HTTP requests in flight.
+const HTTP_SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
 #[derive(clap::Args, Debug)]
 pub struct ServerArgs {
@@ -91,14 +96,20 @@ fn is_loopback(host: &str) -> bool {
     host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
-async fn serve(config: ServerConfig) -> Result<(), String> {
-    let (host, port) = ServerConfig::split_addr(&config.pg_addr)?;
+/// Splits `addr` and refuses anything but loopback (no authentication yet).
+fn loopback_addr(flag: &str, addr: &str) -> Result<(String, u16), String> {
+    let (host, port) = ServerConfig::split_addr(addr)?;
     if !is_loopback(&host) {
         return Err(format!(
-            "--pg-addr {}: password authentication is not built yet, so only loopback addresses are served",
-            config.pg_addr
+            "{flag} {addr}: password authentication is not built yet, so only loopback addresses are served"
         ));
     }
+    Ok((host, port))
+}
+
+async fn serve(config: ServerConfig) -> Result<(), String> {
+    let (host, port) = loopback_addr("--pg-addr", &config.pg_addr)?;
+    let (http_host, http_port) = loopback_addr("--http-addr", &config.http_addr)?;
     let data = PathBuf::from(&config.data);
     std::fs::create_dir_all(&data).map_err(|e| format!("data directory {}: {e}", data.display()))?;
     let _lock = lock_data_dir(&data)?;
@@ -112,14 +123,24 @@ async fn serve(config: ServerConfig) -> Result<(), String> {
         .map_err(|e| format!("cannot listen on {}: {e}", config.pg_addr))?;
     let bound = listener.local_port().map_err(|e| e.to_string())?;
     tracing::info!(data = %data.display(), "PostgreSQL protocol listening on {host}:{bound}");
-    tracing::warn!(
-        http_addr = %config.http_addr,
-        "the HTTP front end (REST, GraphQL, WebSocket) is not built yet; nothing listens there"
-    );
+    let http_listener = tokio::net::TcpListener::bind((http_host.as_str(), http_port))
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", config.http_addr))?;
+    let http_bound = http_listener.local_addr().map_err(|e| e.to_string())?;
+    tracing::info!("HTTP (REST, GraphQL, WebSocket) listening on {http_bound}");
     let registry = Arc::new(Registry::new(env.random.clone()));
-    rustydb_server::postgres::serve(env.clone(), db.clone(), Box::new(listener), registry, shutdown_signal())
+    let stop = shutdown_signal().shared();
+    let http_state = HttpState::new(db.clone(), registry.clone());
+    let http = tokio::spawn(rustydb_server::http::serve(http_listener, http_state, stop.clone()));
+    rustydb_server::postgres::serve(env.clone(), db.clone(), Box::new(listener), registry, stop)
         .await
         .map_err(|e| e.to_string())?;
+    match tokio::time::timeout(HTTP_SHUTDOWN_GRACE, http).await {
+        Ok(Ok(Ok(()))) => {}
+        Ok(Ok(Err(e))) => tracing::warn!(error = %e, "the HTTP server failed"),
+        Ok(Err(e)) => tracing::warn!(error = %e, "the HTTP server task failed"),
+        Err(_) => tracing::warn!("HTTP requests still running after {HTTP_SHUTDOWN_GRACE:?}; abandoning them"),
+    }
     tracing::info!("connections closed; checkpointing");
     db.engine().store().checkpoint().await.map_err(|e| format!("checkpoint: {e}"))?;
     tracing::info!("shut down cleanly");

@@ -7,14 +7,16 @@
 //! | PostgreSQL protocol: one connection's state machine | `postgres/connection.rs` |
 //! | SQL values in the protocol's text and binary formats, type OIDs | `postgres/types.rs` |
 //! | live connections, cancel keys, shutdown | `registry.rs` |
+//! | HTTP: REST, GraphQL, WebSocket change streams (axum) | `http/mod.rs` and its table |
 //!
-//! The crate depends on `rustydb-core` only: sockets are Env streams, so
-//! the simulator runs the same connection code the production binary does
-//! (the binary chooses the Env). Authentication is not built yet: every
-//! connection is trusted, which is why the binary refuses to listen on
-//! anything but a loopback address.
+//! The PostgreSQL protocol's sockets are Env streams, so the simulator runs
+//! the same connection code the production binary does (the binary chooses
+//! the Env); the HTTP front end runs on tokio sockets through axum.
+//! Authentication is not built yet: every connection is trusted, which is
+//! why the binary refuses to listen on anything but a loopback address.
 
 pub mod config;
+pub mod http;
 pub mod postgres;
 pub mod registry;
 

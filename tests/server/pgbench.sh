@@ -36,7 +36,7 @@ export PGHOST=127.0.0.1 PGPORT=$port PGUSER=rustydb PGDATABASE=rustydb
 fail() { echo "FAIL: $*"; echo "--- server log"; tail -50 "$work/server.log"; exit 1; }
 
 start_server() {
-    "$bin" server --data "$data" --pg-addr "127.0.0.1:$port" >>"$work/server.log" 2>&1 &
+    "$bin" server --data "$data" --pg-addr "127.0.0.1:$port" --http-addr "127.0.0.1:0" >>"$work/server.log" 2>&1 &
     server_pid=$!
     for _ in $(seq 1 100); do
         psql -Atqc "SELECT 1" >/dev/null 2>&1 && return 0
@@ -95,7 +95,7 @@ psql -c "SELECT count(*) AS accounts FROM pgbench_accounts" | sed 's/^/    /'
 [ "$(psql -Atc 'SELECT count(*) FROM pgbench_accounts')" = 100000 ] || fail "pgbench_accounts lost rows"
 
 echo "== a second server on the same data directory is refused"
-if "$bin" server --data "$data" --pg-addr "127.0.0.1:0" >"$work/second.log" 2>&1; then
+if "$bin" server --data "$data" --pg-addr "127.0.0.1:0" --http-addr "127.0.0.1:0" >"$work/second.log" 2>&1; then
     fail "a second server started on the same data directory"
 fi
 grep -q "in use by another rustydb server" "$work/second.log" || fail "unexpected refusal: $(cat "$work/second.log")"

@@ -12,7 +12,7 @@ use crate::sql::catalog::TableDef;
 use crate::sql::database::Database;
 use crate::sql::row::decode_row;
 use crate::sql::value::Value;
-use crate::txn::{ChangeKind, ChangeStream};
+use crate::txn::{ChangeKind, ChangeStream, CommittedChange};
 use crate::wal::Lsn;
 use crate::{Error, Result};
 
@@ -40,6 +40,8 @@ pub struct TableChanges {
     columns: Arc<[String]>,
     generation: u64,
     stream: ChangeStream,
+    /// A change taken from the stream but not yet returned.
+    pending: Option<CommittedChange>,
 }
 
 impl TableChanges {
@@ -49,7 +51,7 @@ impl TableChanges {
         let generation = db.catalog.generation();
         let def = current_def(db, name).await?;
         let stream = db.engine.watch(def.table_id()?, def.key_prefix().to_vec(), capacity)?;
-        Ok(TableChanges { db: db.clone(), columns: column_names(&def), def, generation, stream })
+        Ok(TableChanges { db: db.clone(), columns: column_names(&def), def, generation, stream, pending: None })
     }
 
     /// The table's column names as of the last change read.
@@ -58,9 +60,16 @@ impl TableChanges {
     }
 
     /// The next committed change, waiting for one.
+    ///
+    /// Cancel-safe: a change taken from the stream is kept until it is
+    /// returned, so dropping this future (a `select!` that chose another
+    /// branch) loses nothing.
     pub async fn next(&mut self) -> Result<TableChange> {
-        let committed = self.stream.next().await?;
+        if self.pending.is_none() {
+            self.pending = Some(self.stream.next().await?);
+        }
         self.refresh_definition().await?;
+        let committed = self.pending.take().expect("a change is pending");
         let change = &committed.change;
         let image = match change.kind {
             ChangeKind::Delete => &change.before,

@@ -123,7 +123,12 @@ impl ChangeFeed {
     }
 
     fn any_watcher(&self) -> bool {
-        self.watching.load(Ordering::Acquire) > 0
+        self.watchers() > 0
+    }
+
+    /// How many streams are open.
+    pub fn watchers(&self) -> usize {
+        self.watching.load(Ordering::Acquire)
     }
 
     /// Starts watching rows of `table` whose keys start with `prefix`; at

@@ -269,6 +269,11 @@ impl TxnEngine {
         self.shared.changes.watch(table, prefix, capacity)
     }
 
+    /// How many change streams are open.
+    pub fn change_watchers(&self) -> usize {
+        self.shared.changes.watchers()
+    }
+
     /// The storage engine underneath (checkpoints, stats).
     pub fn store(&self) -> &Arc<Store> {
         &self.shared.store

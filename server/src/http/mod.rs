@@ -1,0 +1,95 @@
+//! The HTTP front end (axum): REST, GraphQL and WebSocket change streams
+//! over one database.
+//!
+//! | path | what | file |
+//! |---|---|---|
+//! | `POST /v1/sql` | SQL with JSON parameters → typed JSON rows | `rest.rs`, `sql.rs` |
+//! | `GET /v1/tables`, `GET /v1/tables/{name}` | tables and their schema | `rest.rs` |
+//! | `GET /v1/changes/{table}` (WebSocket) | committed changes of a table | `changes.rs` |
+//! | `POST /graphql`, `GET /graphql/ws` (WebSocket) | GraphQL queries, mutations, subscriptions | `graphql.rs` |
+//! | `GET /health`, `GET /metrics` | liveness, Prometheus metrics | `rest.rs` |
+//! | `GET /openapi.json` | the OpenAPI document | `openapi.rs` |
+//!
+//! SQL values become JSON as `json.rs` says; errors are JSON bodies with a
+//! SQLSTATE (`error.rs`). Limits: a request body is at most
+//! [`MAX_BODY_BYTES`], a result at most [`sql::MAX_RESULT_ROWS`] rows, a
+//! change stream buffers at most its capacity.
+//!
+//! Unlike the PostgreSQL protocol, which runs over Env streams, this front
+//! end runs on tokio sockets (axum serves a tokio listener), so the
+//! simulator does not drive it; the SQL it runs is the same engine. Like
+//! the wire protocol, it has no authentication yet, so the binary serves it
+//! on loopback only.
+
+pub mod changes;
+pub mod error;
+pub mod graphql;
+pub mod json;
+pub mod openapi;
+pub mod rest;
+pub mod sql;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{get, post};
+use rustydb_core::sql::Database;
+
+use crate::Registry;
+
+/// The largest request body accepted (a larger one gets 413).
+pub const MAX_BODY_BYTES: usize = 1 << 20;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct HttpState {
+    pub db: Arc<Database>,
+    /// PostgreSQL connections (for metrics and shutdown state).
+    pub registry: Arc<Registry>,
+    pub graphql: graphql::RustyDbSchema,
+    pub requests: Arc<AtomicU64>,
+}
+
+impl HttpState {
+    pub fn new(db: Arc<Database>, registry: Arc<Registry>) -> HttpState {
+        HttpState { graphql: graphql::schema(db.clone()), db, registry, requests: Arc::default() }
+    }
+}
+
+/// Every route.
+pub fn router(state: HttpState) -> Router {
+    Router::new()
+        .route("/v1/sql", post(rest::post_sql))
+        .route("/v1/tables", get(rest::list_tables))
+        .route("/v1/tables/{name}", get(rest::describe_table))
+        .route("/v1/changes/{table}", get(changes::subscribe))
+        .route("/graphql", post(graphql::post))
+        .route_service("/graphql/ws", async_graphql_axum::GraphQLSubscription::new(state.graphql.clone()))
+        .route("/health", get(rest::health))
+        .route("/metrics", get(rest::metrics))
+        .route("/openapi.json", get(|| async { axum::Json(openapi::document()) }))
+        .fallback(rest::not_found)
+        .method_not_allowed_fallback(rest::method_not_allowed)
+        .layer(middleware::from_fn_with_state(state.clone(), count_request))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state)
+}
+
+async fn count_request(State(state): State<HttpState>, request: Request, next: Next) -> Response {
+    state.requests.fetch_add(1, Ordering::Relaxed);
+    next.run(request).await
+}
+
+/// Serves `listener` until `stop` completes; then stops accepting and
+/// lets requests in flight finish.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: HttpState,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state)).with_graceful_shutdown(stop).await
+}
