@@ -66,6 +66,15 @@ pub trait File: Send + Sync {
     fn write_at<'a>(&'a self, offset: u64, data: &'a [u8]) -> BoxFuture<'a, Result<()>>;
     /// Makes every write and truncate that completed before this call durable.
     fn sync(&self) -> BoxFuture<'_, Result<()>>;
+    /// [`File::write_at`] then [`File::sync`]: one call, so an Env that
+    /// hands blocking work to another thread hands it over once, not twice
+    /// (the write-ahead log's commit path).
+    fn write_and_sync<'a>(&'a self, offset: u64, data: &'a [u8]) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            self.write_at(offset, data).await?;
+            self.sync().await
+        })
+    }
     /// Sets the length; volatile until [`File::sync`].
     fn truncate(&self, len: u64) -> BoxFuture<'_, Result<()>>;
     /// The current length as seen by this node (including unsynced writes).

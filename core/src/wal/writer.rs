@@ -406,13 +406,12 @@ impl LogWriter {
             (bytes, offset, state.last_lsn)
         };
         let file = self.file();
-        let mut result = Ok(());
-        if !bytes.is_empty() {
-            result = file.write_at(offset, &bytes).await;
-        }
-        if sync && result.is_ok() {
-            result = file.sync().await;
-        }
+        let result = match (bytes.is_empty(), sync) {
+            (false, true) => file.write_and_sync(offset, &bytes).await,
+            (false, false) => file.write_at(offset, &bytes).await,
+            (true, true) => file.sync().await,
+            (true, false) => Ok(()),
+        };
         guard.armed = false;
         let mut state = self.lock();
         if bytes.capacity() <= LOG_BUFFER_BYTES_HARD_MAX + LOG_PREALLOCATE_BYTES as usize {
