@@ -114,9 +114,9 @@ async fn serve(config: ServerConfig) -> Result<(), String> {
     std::fs::create_dir_all(&data).map_err(|e| format!("data directory {}: {e}", data.display()))?;
     let _lock = lock_data_dir(&data)?;
     let env = rustydb_io::production_env(&data, &host, tokio::runtime::Handle::current()).map_err(|e| e.to_string())?;
-    let db = Database::open(&env, DatabaseConfig::default())
-        .await
-        .map_err(|e| format!("opening {}: {e}", data.display()))?;
+    let mut db_config = DatabaseConfig::default();
+    db_config.txn.store.pool_frames = config.buffer_pool_frames();
+    let db = Database::open(&env, db_config).await.map_err(|e| format!("opening {}: {e}", data.display()))?;
     let listener = TcpNetwork::new(host.clone())
         .listen_tcp(port)
         .await

@@ -16,7 +16,12 @@ pub struct ServerConfig {
     pub http_addr: String,
     /// A tracing filter: `info`, `debug`, `rustydb_server=trace` …
     pub log: String,
+    /// The buffer pool's size in MiB (PostgreSQL's `shared_buffers` defaults to 128 MB too).
+    pub buffer_pool_mib: u32,
 }
+
+/// The buffer pool sizes the server accepts, in MiB.
+pub const BUFFER_POOL_MIB: std::ops::RangeInclusive<u32> = 1..=65_536;
 
 impl Default for ServerConfig {
     fn default() -> Self {
@@ -25,6 +30,7 @@ impl Default for ServerConfig {
             pg_addr: "127.0.0.1:5432".into(),
             http_addr: "127.0.0.1:8080".into(),
             log: "info".into(),
+            buffer_pool_mib: 128,
         }
     }
 }
@@ -35,12 +41,32 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("RUSTYDB_PG_ADDR", "pg_addr"),
     ("RUSTYDB_HTTP_ADDR", "http_addr"),
     ("RUSTYDB_LOG", "log"),
+    ("RUSTYDB_BUFFER_POOL_MIB", "buffer_pool_mib"),
 ];
 
 impl ServerConfig {
     /// Parses a TOML config file's text; unknown keys are errors.
     pub fn from_toml(text: &str) -> Result<ServerConfig, String> {
-        toml::from_str(text).map_err(|e| format!("invalid config: {e}"))
+        let config: ServerConfig = toml::from_str(text).map_err(|e| format!("invalid config: {e}"))?;
+        config.check()?;
+        Ok(config)
+    }
+
+    fn check(&self) -> Result<(), String> {
+        if !BUFFER_POOL_MIB.contains(&self.buffer_pool_mib) {
+            return Err(format!(
+                "buffer_pool_mib must be between {} and {}, not {}",
+                BUFFER_POOL_MIB.start(),
+                BUFFER_POOL_MIB.end(),
+                self.buffer_pool_mib
+            ));
+        }
+        Ok(())
+    }
+
+    /// Buffer pool frames (4 KiB pages) for `buffer_pool_mib`.
+    pub fn buffer_pool_frames(&self) -> usize {
+        self.buffer_pool_mib as usize * 256
     }
 
     /// Sets one setting by name (from an environment variable or a flag).
@@ -50,9 +76,13 @@ impl ServerConfig {
             "pg_addr" => self.pg_addr = value,
             "http_addr" => self.http_addr = value,
             "log" => self.log = value,
+            "buffer_pool_mib" => {
+                self.buffer_pool_mib =
+                    value.parse().map_err(|_| format!("buffer_pool_mib: {value:?} is not a whole number of MiB"))?;
+            }
             other => return Err(format!("unknown setting {other}")),
         }
-        Ok(())
+        self.check()
     }
 
     /// Splits `HOST:PORT`, with a clear error for anything else.
@@ -77,6 +107,8 @@ mod tests {
         assert_eq!(config.data, "/tmp/x");
         assert_eq!(config.http_addr, ServerConfig::default().http_addr);
         assert!(ServerConfig::from_toml("colour = 1").is_err());
+        assert!(ServerConfig::from_toml("buffer_pool_mib = 0").is_err());
+        assert_eq!(ServerConfig::from_toml("buffer_pool_mib = 2").unwrap().buffer_pool_frames(), 512);
         assert!(ServerConfig::from_toml("data = 3").is_err());
     }
 

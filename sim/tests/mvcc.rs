@@ -349,6 +349,7 @@ fn run_retries_conflicting_increments_until_each_commits() {
                         .run(IsolationLevel::Serializable, 1000, |txn| {
                             Box::pin(async move {
                                 let now = txn.get(table, b"n").await?.map_or(0, |row| row[0]);
+                                yield_now().await;
                                 txn.put(table, b"n", &[now + 1]).await
                             })
                         })
@@ -367,4 +368,21 @@ fn run_retries_conflicting_increments_until_each_commits() {
         })
     }
     assert_eq!(boots(9, &[only])[0], ["40", "true"]);
+}
+
+/// Lets the scheduler run another task: a read and a write that never wait
+/// for I/O would otherwise run back to back, and commits become visible
+/// before they wait for the log, so two transactions would never overlap.
+async fn yield_now() {
+    let mut yielded = false;
+    std::future::poll_fn(|cx| {
+        if yielded {
+            std::task::Poll::Ready(())
+        } else {
+            yielded = true;
+            cx.waker().wake_by_ref();
+            std::task::Poll::Pending
+        }
+    })
+    .await;
 }

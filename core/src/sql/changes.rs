@@ -69,6 +69,9 @@ impl TableChanges {
             self.pending = Some(self.stream.next().await?);
         }
         self.refresh_definition().await?;
+        // Commits are visible (and published) before they are durable.
+        let commit_lsn = self.pending.as_ref().expect("a change is pending").commit_lsn;
+        self.db.engine.store().make_durable(commit_lsn).await?;
         let committed = self.pending.take().expect("a change is pending");
         let change = &committed.change;
         let image = match change.kind {

@@ -409,6 +409,11 @@ impl Session {
                     committed?;
                 } else {
                     self.catalog_changed |= changed_catalog;
+                    let returns_data = !result.rows.is_empty() || self.copy_output.is_some();
+                    if returns_data && let Err(e) = txn.wait_for_visible_commits().await {
+                        self.state = TxnState::Failed(Box::new(txn));
+                        return Err(e);
+                    }
                     self.state = TxnState::Block(Box::new(txn));
                 }
                 Ok(result)

@@ -229,6 +229,15 @@ impl Store {
         lock(&self.shared.recovery).clone()
     }
 
+    /// Waits until the log is durable up to `lsn` (group commit: one sync
+    /// covers every waiter); returns at once if it already is.
+    pub async fn make_durable(&self, lsn: Lsn) -> Result<()> {
+        if lsn == Lsn::ZERO || lsn <= self.shared.log.durable_lsn() {
+            return Ok(());
+        }
+        self.shared.log.flush(lsn).await
+    }
+
     /// Writes back every dirty page and syncs: a clean shutdown point.
     pub async fn flush(&self) -> Result<()> {
         self.shared.pool.flush_all().await?;

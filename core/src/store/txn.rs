@@ -163,6 +163,12 @@ impl Txn {
         self.end_committed(false).await.map(|_| ())
     }
 
+    /// [`Txn::commit_unsynced`], returning where the commit record is, for a
+    /// caller that makes it durable later ([`crate::store::Store::make_durable`]).
+    pub async fn commit_unsynced_at(self) -> Result<Lsn> {
+        self.end_committed(false).await
+    }
+
     async fn end_committed(mut self, durable: bool) -> Result<Lsn> {
         self.check_open()?;
         self.finished = true;

@@ -24,7 +24,10 @@
 //!
 //! Versions are written by short storage transactions that do not wait for
 //! the log; a transaction's commit point is the durable insert of its xid
-//! into the commit log, which follows all of its versions in the log. After a
+//! into the commit log, which follows all of its versions in the log. Locks
+//! are released, and the commit made visible, once that insert is logged
+//! but before it is durable (early lock release; `status.rs` says why that
+//! is safe and what waits for durability instead). After a
 //! crash, storage recovery restores the tables, and every xid missing from
 //! the commit log is aborted: its versions are invisible and vacuum removes
 //! them. Nothing is undone in place, so rollback needs no undo of B+Tree

@@ -5,10 +5,18 @@
 //! across restarts too: they are handed out from blocks reserved durably in
 //! the `mvcc.meta` table, and a restart starts after the last reserved block.
 //!
-//! A transaction commits by inserting its xid into the `mvcc.clog` table in
-//! a durable storage transaction; that insert is the commit point. Only
-//! after it is durable does the transaction get its commit sequence number
-//! (*csn*, one more than the last) and become visible. A *snapshot* is the
+//! A transaction commits by inserting its xid into the `mvcc.clog` table;
+//! that insert's commit record is the commit point. Once the record is in
+//! the log (not yet durable) the transaction gets its commit sequence number
+//! (*csn*, one more than the last) and becomes visible, and its locks are
+//! released before the log is forced (early lock release): the next writer
+//! of a hot row need not wait for this commit's sync. That is safe because
+//! whatever depends on the commit is logged after its record, so it cannot
+//! become durable without it; what leaves the log's order (an answer to a
+//! client) waits for durability instead: a commit is acknowledged only
+//! once durable, a read-only transaction ends only once every commit it
+//! could have seen is durable ([`StatusTable::last_commit_lsn`]), and rows a
+//! statement returns wait likewise. A *snapshot* is the
 //! last csn at the moment it was taken: it sees exactly the transactions
 //! committed with a csn at or below it, plus its own writes. Taking the csn
 //! when the commit becomes visible, not when it starts, keeps snapshots
@@ -56,6 +64,8 @@ struct Inner {
     committed: BTreeMap<TxnId, u64>,
     /// Active transactions and the csn of their current snapshot.
     active: BTreeMap<TxnId, u64>,
+    /// The commit record of the newest visible commit of this run.
+    last_commit_lsn: Lsn,
 }
 
 impl Inner {
@@ -111,7 +121,14 @@ impl StatusTable {
         let reserved = txn.tree_get(meta, XID_RESERVED_KEY).await?.map(|v| decode_u64(&v)).transpose()?;
         txn.commit().await?;
         let start = reserved.unwrap_or(1).max(committed.keys().last().map_or(1, |xid| xid.0 + 1));
-        let inner = Inner { next_xid: start, reserved_until: start, last_csn: 0, committed, active: BTreeMap::new() };
+        let inner = Inner {
+            next_xid: start,
+            reserved_until: start,
+            last_csn: 0,
+            committed,
+            active: BTreeMap::new(),
+            last_commit_lsn: Lsn::ZERO,
+        };
         let table =
             StatusTable { store, clog, meta, inner: Mutex::new(inner), reserving: futures::lock::Mutex::new(()) };
         table.reserve_block().await?;
@@ -153,7 +170,9 @@ impl StatusTable {
         Snapshot { xid: snapshot.xid, csn }
     }
 
-    /// Makes `xid`'s commit durable and then visible; returns its csn.
+    /// Logs `xid`'s commit and makes it visible; returns its csn and the
+    /// commit record's LSN, which the caller must make durable before it
+    /// tells anyone the transaction committed.
     ///
     /// On an error the outcome is unknown (the commit record may have reached
     /// the disk), so the transaction stays active: nothing may treat its
@@ -161,17 +180,24 @@ impl StatusTable {
     /// the write fail has poisoned the storage engine, which must restart.
     /// `on_visible` runs with the csn and the commit record's LSN under the
     /// lock that assigns csns, so successive calls see csns in order.
-    pub async fn commit(&self, xid: TxnId, on_visible: impl FnOnce(u64, Lsn)) -> Result<u64> {
+    pub async fn commit(&self, xid: TxnId, on_visible: impl FnOnce(u64, Lsn)) -> Result<(u64, Lsn)> {
         let mut txn = self.store.begin().await?;
         txn.tree_insert(self.clog, &xid.0.to_be_bytes(), &[]).await?;
-        let commit_lsn = txn.commit_at().await?;
+        let commit_lsn = txn.commit_unsynced_at().await?;
         let mut inner = self.lock();
         inner.last_csn += 1;
         let csn = inner.last_csn;
         inner.committed.insert(xid, csn);
         inner.active.remove(&xid);
+        inner.last_commit_lsn = inner.last_commit_lsn.max(commit_lsn);
         on_visible(csn, commit_lsn);
-        Ok(csn)
+        Ok((csn, commit_lsn))
+    }
+
+    /// The commit record of the newest commit visible now: once the log is
+    /// durable up to it, everything any snapshot can see is durable.
+    pub fn last_commit_lsn(&self) -> Lsn {
+        self.lock().last_commit_lsn
     }
 
     /// Ends `xid` without committing: its versions become garbage.

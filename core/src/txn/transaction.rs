@@ -283,11 +283,12 @@ impl Transaction {
                 feed.publish(csn, commit_lsn, &captured);
             }
         };
-        let csn = if self.created.is_empty() {
-            self.shared.status.finish_read_only(xid)
+        let (csn, must_be_durable) = if self.created.is_empty() {
+            // A read-only transaction may have seen commits not yet durable.
+            (self.shared.status.finish_read_only(xid), self.shared.status.last_commit_lsn())
         } else {
             match self.shared.status.commit(xid, publish).await {
-                Ok(csn) => csn,
+                Ok(committed) => committed,
                 Err(error) => {
                     // Outcome unknown: the transaction stays active in the status table.
                     self.shared.locks.release_all(xid);
@@ -304,7 +305,16 @@ impl Transaction {
             self.shared.ssi.prune();
         }
         self.shared.counters.commits.fetch_add(1, Ordering::Relaxed);
-        Ok(())
+        // Early lock release: the locks are gone before the commit is durable
+        // (see status.rs); the caller hears of the commit only once it is.
+        self.shared.store.make_durable(must_be_durable).await
+    }
+
+    /// Waits until every commit this transaction could have seen is
+    /// durable: before rows read by it leave the engine (commits are
+    /// visible before they are durable; see status.rs).
+    pub async fn wait_for_visible_commits(&self) -> Result<()> {
+        self.shared.store.make_durable(self.shared.status.last_commit_lsn()).await
     }
 
     /// Rolls back: nothing it wrote is ever seen.

@@ -92,6 +92,14 @@ pub async fn metrics(State(state): State<HttpState>) -> impl IntoResponse {
     metric("rustydb_lock_timeouts_total", "counter", "Lock waits that timed out.", stats.locks.timeouts);
     metric("rustydb_versions_vacuumed_total", "counter", "Row versions removed by vacuum.", stats.versions_vacuumed);
     metric("rustydb_pg_connections", "gauge", "Open PostgreSQL protocol connections.", state.registry.len() as u64);
+    let (flush_requests, syncs) = state.db.engine().store().log_stats();
+    metric(
+        "rustydb_wal_flush_requests_total",
+        "counter",
+        "Requests to make the log durable (commits).",
+        flush_requests,
+    );
+    metric("rustydb_wal_syncs_total", "counter", "Syncs of the log (one covers every waiting commit).", syncs);
     let watchers = state.db.engine().change_watchers() as u64;
     metric("rustydb_change_streams", "gauge", "Open change streams (WebSocket and GraphQL subscriptions).", watchers);
     let requests = state.requests.load(Ordering::Relaxed);
