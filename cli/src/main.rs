@@ -1,7 +1,8 @@
 //! `rustydb`: the command-line entry point. Binaries choose the Env: this one
-//! wires the simulator (`rustydb sim`) and the server on the production Env
-//! (`rustydb server`).
+//! wires the simulator (`rustydb sim`), the server on the production Env
+//! (`rustydb server`) and the SQL client (`rustydb sql`).
 
+mod repl;
 mod server;
 mod sim;
 
@@ -22,6 +23,8 @@ enum Command {
     Sim(sim::SimArgs),
     /// Serve a data directory over the PostgreSQL protocol and HTTP.
     Server(server::ServerArgs),
+    /// A SQL client: connect to a server, or open a data directory (--data).
+    Sql(repl::SqlArgs),
 }
 
 /// mimalloc: the engine allocates per value and glibc's allocator cost a
@@ -33,5 +36,6 @@ fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Sim(args) => sim::run(&args),
         Command::Server(args) => server::run(args),
+        Command::Sql(args) => repl::run(args),
     }
 }

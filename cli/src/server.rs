@@ -149,7 +149,7 @@ async fn serve(config: ServerConfig) -> Result<(), String> {
 
 /// Takes an exclusive lock on `data/server.lock` for the life of the
 /// process: a second server on the same directory would corrupt it.
-fn lock_data_dir(data: &std::path::Path) -> Result<std::fs::File, String> {
+pub(crate) fn lock_data_dir(data: &std::path::Path) -> Result<std::fs::File, String> {
     let path = data.join("server.lock");
     let file = std::fs::OpenOptions::new()
         .create(true)
