@@ -14,9 +14,9 @@
 //! whatever depends on the commit is logged after its record, so it cannot
 //! become durable without it; what leaves the log's order (an answer to a
 //! client) waits for durability instead: a commit is acknowledged only
-//! once durable, a read-only transaction ends only once every commit it
-//! could have seen is durable ([`StatusTable::last_commit_lsn`]), and rows a
-//! statement returns wait likewise. A *snapshot* is the
+//! once durable, and a transaction that read versions of commits not yet
+//! durable ([`StatusView::unsynced_commit`]) waits for them before it ends
+//! or returns rows. A *snapshot* is the
 //! last csn at the moment it was taken: it sees exactly the transactions
 //! committed with a csn at or below it, plus its own writes. Taking the csn
 //! when the commit becomes visible, not when it starts, keeps snapshots
@@ -64,8 +64,9 @@ struct Inner {
     committed: BTreeMap<TxnId, u64>,
     /// Active transactions and the csn of their current snapshot.
     active: BTreeMap<TxnId, u64>,
-    /// The commit record of the newest visible commit of this run.
-    last_commit_lsn: Lsn,
+    /// Commits visible but perhaps not yet durable, with their commit
+    /// records (forgotten once the log is known durable past them).
+    unsynced_commits: BTreeMap<TxnId, Lsn>,
 }
 
 impl Inner {
@@ -89,6 +90,13 @@ pub struct StatusView<'a> {
 impl StatusView<'_> {
     pub fn status(&self, xid: TxnId) -> XidStatus {
         self.inner.status(xid)
+    }
+
+    /// Where `xid`'s commit record is, if it committed visibly and may not
+    /// be durable yet: whoever shows a client what `xid` wrote must first
+    /// make the log durable through it.
+    pub fn unsynced_commit(&self, xid: TxnId) -> Option<Lsn> {
+        self.inner.unsynced_commits.get(&xid).copied()
     }
 
     /// Whether `snapshot` sees the writes of `creator`.
@@ -127,7 +135,7 @@ impl StatusTable {
             last_csn: 0,
             committed,
             active: BTreeMap::new(),
-            last_commit_lsn: Lsn::ZERO,
+            unsynced_commits: BTreeMap::new(),
         };
         let table =
             StatusTable { store, clog, meta, inner: Mutex::new(inner), reserving: futures::lock::Mutex::new(()) };
@@ -189,15 +197,14 @@ impl StatusTable {
         let csn = inner.last_csn;
         inner.committed.insert(xid, csn);
         inner.active.remove(&xid);
-        inner.last_commit_lsn = inner.last_commit_lsn.max(commit_lsn);
+        inner.unsynced_commits.insert(xid, commit_lsn);
         on_visible(csn, commit_lsn);
         Ok((csn, commit_lsn))
     }
 
-    /// The commit record of the newest commit visible now: once the log is
-    /// durable up to it, everything any snapshot can see is durable.
-    pub fn last_commit_lsn(&self) -> Lsn {
-        self.lock().last_commit_lsn
+    /// The log is durable through `durable`: commits up to it need no wait.
+    pub fn forget_durable(&self, durable: Lsn) {
+        self.lock().unsynced_commits.retain(|_, lsn| *lsn > durable);
     }
 
     /// Ends `xid` without committing: its versions become garbage.
@@ -217,7 +224,13 @@ impl StatusTable {
     /// and later, so older versions of its row are garbage.
     pub fn horizon(&self) -> u64 {
         let inner = self.lock();
-        inner.active.values().copied().min().unwrap_or(inner.last_csn)
+        let oldest_snapshot = inner.active.values().copied().min().unwrap_or(inner.last_csn);
+        // A commit not yet durable may still vanish in a crash, and with it
+        // the newer version that made older ones garbage: keep those until
+        // it is durable (the removal would be logged after it, but a reader
+        // could meanwhile see the row gone and tell a client).
+        let oldest_unsynced = inner.unsynced_commits.keys().filter_map(|xid| inner.committed.get(xid)).min();
+        oldest_unsynced.map_or(oldest_snapshot, |csn| oldest_snapshot.min(csn.saturating_sub(1)))
     }
 
     /// Reserves the next block of xids durably.

@@ -29,16 +29,16 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Bound;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::changes;
 use super::lock_manager::{LockMode, LockTarget};
-use super::status::{Snapshot, XidStatus};
+use super::status::{Snapshot, StatusView, XidStatus};
 use super::version::{self, Version};
 use super::{IsolationLevel, Shared, TxnOptions, table};
 use crate::error::{Error, Result};
 use crate::store::TableId;
-use crate::wal::TxnId;
+use crate::wal::{Lsn, TxnId};
 
 /// A write that finds this many versions of its row prunes the ones no
 /// snapshot can see (hot rows would otherwise grow until the next vacuum).
@@ -97,6 +97,9 @@ pub struct Transaction {
     /// READ COMMITTED snapshots are taken per SQL statement (by
     /// [`Transaction::start_sql_statement`]) rather than per operation.
     statement_snapshots: bool,
+    /// The newest commit record among versions read that were visible but
+    /// perhaps not durable yet (an `Lsn`; atomic because reads take `&self`).
+    observed_unsynced: AtomicU64,
 }
 
 impl Transaction {
@@ -117,6 +120,7 @@ impl Transaction {
             savepoints: Vec::new(),
             aborted: false,
             statement_snapshots: false,
+            observed_unsynced: AtomicU64::new(0),
         })
     }
 
@@ -285,7 +289,7 @@ impl Transaction {
         };
         let (csn, must_be_durable) = if self.created.is_empty() {
             // A read-only transaction may have seen commits not yet durable.
-            (self.shared.status.finish_read_only(xid), self.shared.status.last_commit_lsn())
+            (self.shared.status.finish_read_only(xid), self.observed_unsynced())
         } else {
             match self.shared.status.commit(xid, publish).await {
                 Ok(committed) => committed,
@@ -307,14 +311,32 @@ impl Transaction {
         self.shared.counters.commits.fetch_add(1, Ordering::Relaxed);
         // Early lock release: the locks are gone before the commit is durable
         // (see status.rs); the caller hears of the commit only once it is.
-        self.shared.store.make_durable(must_be_durable).await
+        self.shared.store.make_durable(must_be_durable).await?;
+        self.shared.status.forget_durable(must_be_durable);
+        Ok(())
     }
 
-    /// Waits until every commit this transaction could have seen is
+    /// Waits until every commit whose versions this transaction read is
     /// durable: before rows read by it leave the engine (commits are
     /// visible before they are durable; see status.rs).
     pub async fn wait_for_visible_commits(&self) -> Result<()> {
-        self.shared.store.make_durable(self.shared.status.last_commit_lsn()).await
+        let observed = self.observed_unsynced();
+        self.shared.store.make_durable(observed).await?;
+        self.shared.status.forget_durable(observed);
+        Ok(())
+    }
+
+    fn observed_unsynced(&self) -> Lsn {
+        Lsn(self.observed_unsynced.load(Ordering::Acquire))
+    }
+
+    /// Notes that a version by `creator` was read as visible.
+    fn observe(&self, view: &StatusView<'_>, creator: TxnId) {
+        if creator != self.id()
+            && let Some(lsn) = view.unsynced_commit(creator)
+        {
+            self.observed_unsynced.fetch_max(lsn.0, Ordering::AcqRel);
+        }
     }
 
     /// Rolls back: nothing it wrote is ever seen.
@@ -437,6 +459,7 @@ impl Transaction {
         let mut skipped = Vec::new();
         for (i, version) in versions.iter().enumerate().rev() {
             if view.visible(self.snapshot, version.creator) {
+                self.observe(&view, version.creator);
                 return (Some(i), skipped);
             }
             if view.status(version.creator) != XidStatus::Aborted {
@@ -523,6 +546,9 @@ impl Transaction {
         };
         if newest.creator == self.id() {
             return Ok(Some(newest));
+        }
+        if matches!(view.status(newest.creator), XidStatus::Committed { .. }) {
+            self.observe(&view, newest.creator);
         }
         match view.status(newest.creator) {
             XidStatus::Committed { csn } if csn <= self.snapshot.csn => Ok(Some(newest)),

@@ -48,6 +48,9 @@ struct History {
     commits: u64,
     aborts: u64,
     recoveries: u64,
+    /// Program starts so far: part of every transfer id, which must not
+    /// repeat an id an earlier boot committed.
+    boots: i64,
     violation: Option<String>,
 }
 
@@ -134,10 +137,16 @@ impl Node {
             lock(&self.history).initialised = true;
             self.check_recovered(&mut session).await?;
         }
+        let boot = {
+            let mut history = lock(&self.history);
+            history.boots += 1;
+            history.boots
+        };
         let (fatal, mut fatal_errors) = mpsc::channel::<Error>(self.clients + 1);
         for client in 0..self.clients {
             let (node, env, db, fatal) = (self.clone(), env.clone(), db.clone(), fatal.clone());
-            drop(env.clone().spawn("sql-client", async move { node.client(env, db, client, fatal).await }));
+            let first_id = (boot * 1_000 + client as i64) * 1_000_000_000;
+            drop(env.clone().spawn("sql-client", async move { node.client(env, db, first_id, fatal).await }));
         }
         drop(fatal);
         match fatal_errors.next().await {
@@ -186,13 +195,15 @@ impl Node {
         Ok(())
     }
 
-    async fn client(self: Arc<Self>, env: Env, db: Arc<Database>, client: usize, mut fatal: mpsc::Sender<Error>) {
+    /// One client: transfer ids count up from `first_id`, unique to this
+    /// client and boot.
+    async fn client(self: Arc<Self>, env: Env, db: Arc<Database>, first_id: i64, mut fatal: mpsc::Sender<Error>) {
         let mut session = db.session();
         let mut n = 0i64;
         loop {
             env.clock.sleep(Duration::from_micros(env.random.below(2000))).await;
             n += 1;
-            let id = client as i64 * 1_000_000_000 + n;
+            let id = first_id + n;
             let result = match env.random.below(10) {
                 0..=4 => self.transfer(&env, &mut session, id).await,
                 5..=7 => self.doctor(&env, &mut session).await,
@@ -200,7 +211,7 @@ impl Node {
             };
             if let Err(error) = result {
                 if let Error::Corrupt(_) | Error::CorruptPage { .. } = error {
-                    lock(&self.history).violate(format!("client {client}: {error}"));
+                    lock(&self.history).violate(format!("client {}: {error}", first_id / 1_000_000_000 % 1_000));
                 }
                 let _ = fatal.try_send(error);
                 return;
