@@ -44,6 +44,10 @@ pub struct ClientOptions {
     pub request_timeout_ms: u64,
     /// Retries of one request before the client gives up on it.
     pub retries_max: u64,
+    /// `pg-clients`: client loops that, when the clients stop, hang inside
+    /// an open transaction and never close their connection (a frozen
+    /// client, or a half-open connection whose host lost power).
+    pub hung_tasks: u64,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -5,7 +5,10 @@
 //! 2. **Liveness** (if the scenario has one): faults stop and partitions
 //!    heal; the workload must acknowledge `progress_min` operations within
 //!    `within_ms`, or the seed fails.
-//! 3. **Final recovery**: every server is crashed once more (the disk crash
+//! 3. **Settling** (if the workload asks for it, [`Workload::stop_clients`]):
+//!    the clients stop and the workload checks that the system settles
+//!    (sessions ended, locks released) within [`SETTLE_MILLIS`].
+//! 4. **Final recovery**: every server is crashed once more (the disk crash
 //!    model applies) and restarted; each must recover within
 //!    [`FINAL_RECOVERY_MILLIS`], and the checker sees every recovery.
 //!
@@ -21,6 +24,9 @@ use crate::workloads::{self, Workload};
 
 /// Simulated time allowed for the final recovery of every server.
 pub const FINAL_RECOVERY_MILLIS: u64 = 10_000;
+
+/// Simulated time allowed for the workload's settle checks.
+pub const SETTLE_MILLIS: u64 = 20_000;
 
 const NANOS_PER_MILLI: u64 = 1_000_000;
 
@@ -97,7 +103,24 @@ fn run_phases(sim: &mut Simulator, workload: &dyn Workload, options: &RunOptions
             ));
         }
     }
+    if let Some(failure) = settle(sim, workload) {
+        return Some(failure);
+    }
     final_recovery(sim, workload)
+}
+
+fn settle(sim: &mut Simulator, workload: &dyn Workload) -> Option<String> {
+    if !workload.stop_clients() {
+        return None;
+    }
+    sim.note("clients stopped; settling".to_string());
+    let done = || workload.violation().is_some() || workload.settled();
+    let end = sim.run_until(sim.now_nanos() + SETTLE_MILLIS * NANOS_PER_MILLI, &done);
+    if let Some(failure) = verdict(workload, end, "settle phase") {
+        return Some(failure);
+    }
+    (!workload.settled())
+        .then(|| format!("settle: the workload's final checks did not finish within {SETTLE_MILLIS} ms"))
 }
 
 fn final_recovery(sim: &mut Simulator, workload: &dyn Workload) -> Option<String> {

@@ -26,7 +26,7 @@ use crate::options::{
 };
 
 /// The workloads a scenario may name.
-pub const WORKLOADS: [&str; 5] = ["mirrored-log", "crash-recovery", "isolation", "deadlock", "sql"];
+pub const WORKLOADS: [&str; 6] = ["mirrored-log", "crash-recovery", "isolation", "deadlock", "sql", "pg-clients"];
 
 /// A fixed value or an inclusive range drawn per seed.
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq)]
@@ -115,11 +115,18 @@ pub struct ClientSection {
     pub tasks: Draw<u64>,
     pub request_timeout_ms: Draw<u64>,
     pub retries_max: Draw<u64>,
+    /// `pg-clients`: loops that hang in an open transaction when the clients stop.
+    pub hung_tasks: Draw<u64>,
 }
 
 impl Default for ClientSection {
     fn default() -> Self {
-        ClientSection { tasks: Draw::Fixed(2), request_timeout_ms: Draw::Fixed(200), retries_max: Draw::Fixed(20) }
+        ClientSection {
+            tasks: Draw::Fixed(2),
+            request_timeout_ms: Draw::Fixed(200),
+            retries_max: Draw::Fixed(20),
+            hung_tasks: Draw::Fixed(0),
+        }
     }
 }
 
@@ -279,10 +286,11 @@ impl Scenario {
         let duration_ms = u(self.duration_ms);
         let servers = u(self.nodes.servers);
         let clients = u(self.nodes.clients);
-        let client = ClientOptions {
+        let mut client = ClientOptions {
             tasks: u(self.client.tasks),
             request_timeout_ms: u(self.client.request_timeout_ms),
             retries_max: u(self.client.retries_max),
+            hung_tasks: 0,
         };
         let disk = self.draw_disk(&mut rng);
         let network = self.draw_network(&mut rng);
@@ -313,6 +321,8 @@ impl Scenario {
             deadlock_check_ms: draw_u64(&mut rng, self.transactions.deadlock_check_ms),
             vacuum_interval_ms: draw_u64(&mut rng, self.transactions.vacuum_interval_ms),
         };
+        // Drawn last, like the recovery crashes, so old seeds draw as before.
+        client.hung_tasks = draw_u64(&mut rng, self.client.hung_tasks);
         RunOptions {
             seed,
             workload: self.workload.clone(),

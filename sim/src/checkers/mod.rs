@@ -11,7 +11,10 @@
 //! | [`transactions::TxnHistory`]: bank | every audit and the state after each restart sum to the initial total | `negative/read-committed-lost-update.toml` |
 //! | [`transactions::TxnHistory`]: durability | every acknowledged transaction's appends survive every crash | `negative/txn-lying-fsync.toml` |
 //! | hang watchdog (`workloads/transactions.rs`) | no transaction stays open over 5 s: every deadlock is detected and resolved | `negative/deadlock-undetected.toml` |
+//! | [`bank_transfers::TransferModel`] (`workloads/pg_clients.rs`) | through the wire-protocol server with misbehaving clients: every acknowledged transfer survives every crash, no transfer commits that its client never sent COMMIT for, balances equal the logged transfers' effects | `negative/pg-clients-lying-fsync.toml` |
+//! | settle checks (`workloads/pg_clients.rs`) | once the clients stop, the server ends their sessions within 2 s and a transaction over every account gets its locks within 2 s | `negative/pg-clients-hung-client.toml` (a client hangs in an open transaction) |
 
+pub mod bank_transfers;
 pub mod durable_log;
 pub mod isolation;
 pub mod store_model;

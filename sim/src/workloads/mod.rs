@@ -4,6 +4,8 @@
 
 pub mod crash_recovery;
 pub mod mirrored_log;
+pub mod pg_clients;
+pub mod pg_wire;
 pub mod sql;
 pub mod transactions;
 
@@ -24,6 +26,17 @@ pub trait Workload {
     fn counters(&self) -> Vec<(&'static str, u64)> {
         Vec::new()
     }
+    /// Called once faults (and the liveness phase) are over: asks the
+    /// clients to stop so the workload can check that the system settles.
+    /// True if it has such checks; the run then waits for [`Workload::settled`].
+    fn stop_clients(&self) -> bool {
+        false
+    }
+    /// Whether the checks begun by [`Workload::stop_clients`] have finished
+    /// (a failed check is a [`Workload::violation`]).
+    fn settled(&self) -> bool {
+        true
+    }
 }
 
 /// Builds the workload a scenario names (validated at load).
@@ -34,6 +47,7 @@ pub fn build(options: &RunOptions) -> Box<dyn Workload> {
         "isolation" => Box::new(transactions::TransactionsWorkload::new(options, transactions::Mix::Isolation)),
         "deadlock" => Box::new(transactions::TransactionsWorkload::new(options, transactions::Mix::Deadlock)),
         "sql" => Box::new(sql::SqlWorkload::new(options)),
+        "pg-clients" => Box::new(pg_clients::PgClientsWorkload::new(options)),
         other => unreachable!("scenario validation admits only known workloads, got {other}"),
     }
 }

@@ -376,7 +376,7 @@ async fn setup(session: &mut Session) -> Result<()> {
 
 /// Whether an earlier boot's setup committed (a crash may have come between
 /// its commit and the history noting it).
-async fn already_set_up(session: &mut Session) -> Result<bool> {
+pub(super) async fn already_set_up(session: &mut Session) -> Result<bool> {
     match session.query("SELECT count(*) FROM accounts", &[]).await {
         Ok(_) => Ok(true),
         Err(e) if e.sqlstate() == "42P01" => Ok(false),
