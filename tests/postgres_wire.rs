@@ -300,3 +300,26 @@ async fn malformed_protocol_input_gets_an_error_and_harms_no_one() {
     assert_eq!(count, 1);
     server.stop().await;
 }
+
+/// A session idle inside a transaction longer than
+/// `idle_in_transaction_session_timeout` is ended with 25P03, and its
+/// transaction rolls back, releasing the row lock another session waits for.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_transaction_times_out_and_frees_its_locks() {
+    let server = Server::start("idle").await;
+    let idle = server.connect().await;
+    idle.batch_execute("CREATE TABLE t (id INT PRIMARY KEY, v INT); INSERT INTO t VALUES (1, 0)").await.unwrap();
+    let bad = idle.batch_execute("SET idle_in_transaction_session_timeout = 'soon'").await.unwrap_err();
+    assert_eq!(sqlstate(&bad), "22023");
+    idle.batch_execute("SET idle_in_transaction_session_timeout = '200ms'").await.unwrap();
+    idle.batch_execute("BEGIN").await.unwrap();
+    idle.batch_execute("UPDATE t SET v = 1 WHERE id = 1").await.unwrap();
+    let other = server.connect().await;
+    let waited = tokio::time::timeout(Duration::from_secs(10), other.execute("UPDATE t SET v = 2 WHERE id = 1", &[]));
+    assert_eq!(waited.await.expect("the lock is freed within 10 s").unwrap(), 1);
+    assert!(idle.batch_execute("COMMIT").await.is_err(), "the idle session was ended");
+    let rows = other.query("SELECT v FROM t", &[]).await.unwrap();
+    assert_eq!(rows[0].get::<_, i32>(0), 2, "the idle transaction's update rolled back");
+    drop((idle, other));
+    server.stop().await;
+}

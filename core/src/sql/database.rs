@@ -49,6 +49,11 @@ impl Database {
         &self.engine
     }
 
+    /// The Env the database runs on (the server's timers use its clock).
+    pub fn env(&self) -> &Env {
+        &self.env
+    }
+
     /// The latest committed catalog: tables, indexes, views, sequences.
     pub async fn schema(&self) -> Result<Arc<Schema>> {
         self.catalog.committed().await

@@ -184,6 +184,18 @@ impl Session {
         self.show(&name.to_lowercase()).ok()
     }
 
+    /// How long the server lets this session sit idle inside a transaction
+    /// block before it ends the connection (and so the transaction):
+    /// PostgreSQL's `idle_in_transaction_session_timeout`; `None` outside a
+    /// block or when it is 0 (the default).
+    pub fn idle_in_transaction_timeout(&self) -> Option<std::time::Duration> {
+        if !self.in_transaction() {
+            return None;
+        }
+        let millis = parse_millis(self.settings.get("idle_in_transaction_session_timeout")?)?;
+        (millis > 0).then(|| std::time::Duration::from_millis(millis))
+    }
+
     pub fn database(&self) -> &Arc<Database> {
         &self.db
     }
@@ -733,7 +745,12 @@ impl Session {
             }
             // Only shown back, as in PostgreSQL.
             "application_name" | "client_min_messages" => {}
-            "statement_timeout" | "lock_timeout" | "synchronous_commit" | "idle_in_transaction_session_timeout" => {
+            "idle_in_transaction_session_timeout" => {
+                if lower != "default" && parse_millis(value).is_none() {
+                    return Err(Error::sql("22023", format!("invalid value for parameter \"{name}\": \"{value}\"")));
+                }
+            }
+            "statement_timeout" | "lock_timeout" | "synchronous_commit" => {
                 return Err(Error::NotSupported(format!("the setting {name}")));
             }
             other => return Err(Error::sql("42704", format!("unrecognized configuration parameter \"{other}\""))),
@@ -857,6 +874,24 @@ fn setting_text(e: &ast::Expr) -> String {
     }
 }
 
+/// A duration setting in milliseconds: a number with an optional unit
+/// (`ms`, `s`, `min`, `h`, `d`; none means milliseconds), at most
+/// PostgreSQL's limit of 2^31 - 1 ms.
+fn parse_millis(v: &str) -> Option<u64> {
+    let v = v.trim();
+    let digits = v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len());
+    let number: u64 = v[..digits].parse().ok()?;
+    let scale = match v[digits..].trim() {
+        "" | "ms" => 1,
+        "s" => 1_000,
+        "min" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        _ => return None,
+    };
+    number.checked_mul(scale).filter(|&ms| ms <= i32::MAX as u64)
+}
+
 fn parse_memory(v: &str) -> Option<usize> {
     let v = v.trim().to_lowercase();
     let (digits, unit) = v.split_at(v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len()));
@@ -884,4 +919,5 @@ const DEFAULT_SETTINGS: &[(&str, &str)] = &[
     ("search_path", "public"),
     ("work_mem", "1GB"),
     ("max_identifier_length", "63"),
+    ("idle_in_transaction_session_timeout", "0"),
 ];

@@ -662,13 +662,23 @@ impl Connection {
                 Err(e) => return Err(protocol(format!("invalid message: {e}"))),
             }
             let registry = self.registry.clone();
+            let idle_limit = self.session.idle_in_transaction_timeout();
+            let clock = self.session.database().env().clock.clone();
             let n = {
                 let read = self.stream.read(&mut self.read_buffer).fuse();
                 let shutdown = registry.shutdown_started(self.id).fuse();
-                futures::pin_mut!(read, shutdown);
+                let idle_too_long = async move {
+                    match idle_limit {
+                        Some(limit) => clock.sleep(limit).await,
+                        None => std::future::pending().await,
+                    }
+                }
+                .fuse();
+                futures::pin_mut!(read, shutdown, idle_too_long);
                 futures::select_biased! {
                     n = read => n?,
                     () = shutdown => return Err(shutting_down()),
+                    () = idle_too_long => return Err(idle_in_transaction_timeout()),
                 }
             };
             if n == 0 {
@@ -706,6 +716,11 @@ fn format_of(formats: &[i16], i: usize) -> i16 {
 /// PostgreSQL's default fast shutdown does.
 fn shutting_down() -> Error {
     Error::sql("57P01", "terminating connection due to administrator command")
+}
+
+/// Ending the connection rolls the transaction back and frees its locks.
+fn idle_in_transaction_timeout() -> Error {
+    Error::sql("25P03", "terminating connection due to idle-in-transaction timeout")
 }
 
 fn protocol(message: impl Into<String>) -> Error {
