@@ -827,9 +827,12 @@ pub async fn refresh_stale_stats(plan: &Plan, ctx: &mut ExecContext) -> Result<(
     let mut tables = Vec::new();
     collect_tables(plan, &mut tables);
     for table in tables {
-        let stale = ctx.db.stats.get(table.id).is_none_or(|s| s.stale());
-        if stale {
-            analyze_table(&table, ctx).await?;
+        if ctx.db.stats.claim_stale(table.id) {
+            let analyzed = analyze_table(&table, ctx).await;
+            if analyzed.is_err() {
+                ctx.db.stats.release_claim(table.id);
+            }
+            analyzed?;
         }
     }
     Ok(())

@@ -777,6 +777,7 @@ mod tests {
                 ],
                 modified: 0.0,
                 analyzed: true,
+                analyzing: false,
             })
         }
     }

@@ -38,6 +38,8 @@ pub struct TableStats {
     /// Inserted, updated or deleted rows since the last ANALYZE.
     pub modified: f64,
     pub analyzed: bool,
+    /// A session is re-analyzing the table (see [`StatsStore::claim_stale`]).
+    pub analyzing: bool,
 }
 
 impl TableStats {
@@ -73,7 +75,7 @@ impl TableStats {
                 max: max.cloned(),
             });
         }
-        TableStats { rows: rows.len() as f64, columns, modified: 0.0, analyzed: true }
+        TableStats { rows: rows.len() as f64, columns, modified: 0.0, analyzed: true, analyzing: false }
     }
 
     /// Whether enough changed since the last ANALYZE to redo it.
@@ -103,6 +105,31 @@ impl StatsStore {
         self.tables.lock().expect("stats lock").insert(table, stats);
     }
 
+    /// Claims the re-analysis of `table` when its statistics are stale and
+    /// no session is already at it: a burst of statements against a table
+    /// that just went stale then runs one ANALYZE, not one each (under
+    /// pgbench, four clients used to re-scan the accounts table together and
+    /// every statement arriving meanwhile started another). The claimer
+    /// ends it with [`StatsStore::set`] or [`StatsStore::release_claim`].
+    pub fn claim_stale(&self, table: u64) -> bool {
+        let mut tables = self.tables.lock().expect("stats lock");
+        match tables.get_mut(&table) {
+            Some(stats) if stats.analyzing || !stats.stale() => false,
+            Some(stats) => {
+                stats.analyzing = true;
+                true
+            }
+            None => true,
+        }
+    }
+
+    /// Gives up a claim from [`StatsStore::claim_stale`] (the ANALYZE failed).
+    pub fn release_claim(&self, table: u64) {
+        if let Some(stats) = self.tables.lock().expect("stats lock").get_mut(&table) {
+            stats.analyzing = false;
+        }
+    }
+
     /// Records `inserted` new rows, `deleted` removed ones and `updated` changed ones.
     pub fn note_changes(&self, table: u64, inserted: u64, deleted: u64, updated: u64) {
         let mut tables = self.tables.lock().expect("stats lock");
@@ -113,5 +140,27 @@ impl StatsStore {
 
     pub fn forget(&self, table: u64) {
         self.tables.lock().expect("stats lock").remove(&table);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_one_session_claims_a_stale_table_until_it_is_analyzed() {
+        let store = StatsStore::default();
+        assert!(store.claim_stale(1), "a table never analyzed is claimed");
+        store.set(1, TableStats::from_rows(&[vec![Value::Int(1)]], 1));
+        assert!(!store.claim_stale(1), "fresh statistics need no ANALYZE");
+
+        store.note_changes(1, 0, 0, 1_000);
+        assert!(store.claim_stale(1));
+        assert!(!store.claim_stale(1), "a second session plans with the stale statistics");
+
+        store.release_claim(1);
+        assert!(store.claim_stale(1), "a failed ANALYZE gives the claim back");
+        store.set(1, TableStats::from_rows(&[], 1));
+        assert!(!store.claim_stale(1));
     }
 }
