@@ -1,5 +1,5 @@
-//! The catalog: tables, columns, constraints, indexes, views and sequences,
-//! stored in the engine itself and changed transactionally.
+//! The catalog: tables, columns, constraints, indexes, views, sequences and
+//! roles, stored in the engine itself and changed transactionally.
 //!
 //! Every object is one or more rows of the versioned table `sql.catalog`
 //! (key: kind byte, name, chunk number; rows: the definition as JSON, split
@@ -22,6 +22,8 @@ use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 
+use crate::sql::privileges::Acl;
+use crate::sql::roles::RoleDef;
 use crate::sql::value::DataType;
 use crate::store::TableId;
 use crate::txn::{Transaction, TxnEngine};
@@ -67,6 +69,9 @@ pub struct TableDef {
     pub primary_key: Vec<usize>,
     pub checks: Vec<CheckDef>,
     pub foreign_keys: Vec<ForeignKeyDef>,
+    /// Owner and grants.
+    #[serde(default)]
+    pub acl: Acl,
     /// The storage table the rows live in (shared by every table; set when
     /// the catalog is loaded).
     #[serde(skip)]
@@ -141,6 +146,9 @@ pub struct ViewDef {
     /// Column names given in CREATE VIEW v(a, b), if any.
     pub columns: Vec<String>,
     pub query: String,
+    /// Owner and grants.
+    #[serde(default)]
+    pub acl: Acl,
 }
 
 /// A sequence's definition; its current value lives in [`super::sequence`].
@@ -163,6 +171,7 @@ pub struct Schema {
     pub indexes: BTreeMap<String, Arc<IndexDef>>,
     pub views: BTreeMap<String, Arc<ViewDef>>,
     pub sequences: BTreeMap<String, Arc<SequenceDef>>,
+    pub roles: BTreeMap<String, Arc<RoleDef>>,
 }
 
 impl Schema {
@@ -185,6 +194,7 @@ enum Kind {
     Index = b'i' as isize,
     View = b'v' as isize,
     Sequence = b's' as isize,
+    Role = b'r' as isize,
 }
 
 /// Storage table holding the rows of every SQL table.
@@ -303,6 +313,10 @@ impl Catalog {
                 let def: SequenceDef = serde_json::from_slice(row).map_err(corrupt)?;
                 schema.sequences.insert(def.name.clone(), Arc::new(def));
             }
+            Some(b'r') => {
+                let def: RoleDef = serde_json::from_slice(row).map_err(corrupt)?;
+                schema.roles.insert(def.name.clone(), Arc::new(def));
+            }
             _ => return Err(Error::Corrupt("catalog entry of unknown kind".into())),
         }
         Ok(())
@@ -322,6 +336,10 @@ impl Catalog {
 
     pub async fn put_sequence(&self, txn: &mut Transaction, def: &SequenceDef) -> Result<()> {
         self.put(txn, Kind::Sequence, &def.name, serde_json::to_vec(def)).await
+    }
+
+    pub async fn put_role(&self, txn: &mut Transaction, def: &RoleDef) -> Result<()> {
+        self.put(txn, Kind::Role, &def.name, serde_json::to_vec(def)).await
     }
 
     async fn put(&self, txn: &mut Transaction, kind: Kind, name: &str, row: serde_json::Result<Vec<u8>>) -> Result<()> {
@@ -347,6 +365,10 @@ impl Catalog {
 
     pub async fn delete_sequence(&self, txn: &mut Transaction, name: &str) -> Result<()> {
         self.delete(txn, Kind::Sequence, name).await
+    }
+
+    pub async fn delete_role(&self, txn: &mut Transaction, name: &str) -> Result<()> {
+        self.delete(txn, Kind::Role, name).await
     }
 
     async fn delete(&self, txn: &mut Transaction, kind: Kind, name: &str) -> Result<()> {

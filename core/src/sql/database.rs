@@ -10,10 +10,13 @@ use crate::Result;
 use crate::env::Env;
 use crate::sql::catalog::{Catalog, Schema};
 use crate::sql::changes::TableChanges;
+use crate::sql::exec::ExecContext;
+use crate::sql::functions::FunctionContext;
+use crate::sql::roles::{self, RoleDef};
 use crate::sql::sequence::Sequences;
 use crate::sql::session::Session;
 use crate::sql::stats::StatsStore;
-use crate::txn::{TxnConfig, TxnEngine};
+use crate::txn::{IsolationLevel, TxnConfig, TxnEngine};
 
 /// Configuration of a SQL database.
 #[derive(Debug, Clone, Default)]
@@ -57,6 +60,34 @@ impl Database {
     /// The latest committed catalog: tables, indexes, views, sequences.
     pub async fn schema(&self) -> Result<Arc<Schema>> {
         self.catalog.committed().await
+    }
+
+    /// Role `name` as last committed, if it exists.
+    pub async fn role(&self, name: &str) -> Result<Option<Arc<RoleDef>>> {
+        Ok(self.schema().await?.roles.get(name).cloned())
+    }
+
+    /// Creates the superuser [`roles::BOOTSTRAP_SUPERUSER`] with `password`
+    /// if the database has no roles yet; whether it did.
+    pub async fn bootstrap_superuser(self: &Arc<Self>, password: &str) -> Result<bool> {
+        let schema = self.schema().await?;
+        if !schema.roles.is_empty() {
+            return Ok(false);
+        }
+        let txn = self.engine.begin(IsolationLevel::Serializable).await?;
+        let mut ctx = ExecContext::new(self.clone(), txn, Vec::new(), FunctionContext::fixed(0));
+        let created = roles::bootstrap(&schema, password, &mut ctx).await;
+        let ExecContext { txn, .. } = ctx;
+        let created = match created {
+            Ok(created) => created,
+            Err(e) => {
+                let _ = txn.rollback().await;
+                return Err(e);
+            }
+        };
+        txn.commit().await?;
+        self.catalog.invalidate();
+        Ok(created)
     }
 
     /// Subscribes to committed changes of table `name` (see [`TableChanges`]).

@@ -1,5 +1,6 @@
 //! DDL: CREATE/DROP/ALTER of tables, indexes, views and sequences,
-//! TRUNCATE, and ANALYZE.
+//! TRUNCATE, and ANALYZE; role statements and GRANT/REVOKE are passed on
+//! to [`roles`] and [`privileges`].
 //!
 //! Catalog rows are written in the statement's transaction, so DDL commits
 //! and rolls back like any other change. Dropping or truncating a table
@@ -15,6 +16,8 @@ use crate::sql::catalog::{CheckDef, ColumnDef, ForeignKeyDef, IndexDef, Schema, 
 use crate::sql::dml::delete_row;
 use crate::sql::exec::{self, ExecContext, index_entry_key};
 use crate::sql::plan::{Access, Plan};
+use crate::sql::privileges::{self, Acl};
+use crate::sql::roles;
 use crate::sql::row::encode_row;
 use crate::sql::session::QueryResult;
 use crate::sql::stats::TableStats;
@@ -31,6 +34,13 @@ pub async fn execute(statement: &ast::Statement, schema: &Arc<Schema>, ctx: &mut
         ast::Statement::CreateSequence { if_not_exists, name, sequence_options, .. } => {
             create_sequence(object_name(name)?, *if_not_exists, sequence_options, None, schema, ctx).await
         }
+        ast::Statement::CreateRole(create) => roles::create_role(create, schema, ctx).await,
+        ast::Statement::AlterRole { name, operation } => roles::alter_role(name, operation, schema, ctx).await,
+        ast::Statement::Drop {
+            object_type: ast::ObjectType::Role | ast::ObjectType::User, if_exists, names, ..
+        } => roles::drop_roles(*if_exists, names, schema, ctx).await,
+        ast::Statement::Grant(grant) => privileges::grant(grant, schema, ctx).await,
+        ast::Statement::Revoke(revoke) => privileges::revoke(revoke, schema, ctx).await,
         ast::Statement::Drop { object_type, if_exists, names, cascade, .. } => {
             drop_objects(*object_type, *if_exists, names, *cascade, schema, ctx).await
         }
@@ -102,6 +112,7 @@ async fn create_table(create: &ast::CreateTable, schema: &Arc<Schema>, ctx: &mut
         primary_key: Vec::new(),
         checks: Vec::new(),
         foreign_keys: Vec::new(),
+        acl: Acl::owned_by(&ctx.actor),
         storage_id: None,
     };
     let mut uniques: Vec<(Option<String>, Vec<usize>)> = Vec::new();
@@ -439,7 +450,7 @@ async fn create_view(create: &ast::CreateView, schema: &Arc<Schema>, ctx: &mut E
     if columns.len() > bound.names.len() {
         return Err(Error::sql("42601", "CREATE VIEW specifies more column names than columns"));
     }
-    let view = ViewDef { name, columns, query: create.query.to_string() };
+    let view = ViewDef { name, columns, query: create.query.to_string(), acl: Acl::owned_by(&ctx.actor) };
     ctx.db.catalog.put_view(&mut ctx.txn, &view).await?;
     Ok(QueryResult::command("CREATE VIEW"))
 }

@@ -99,7 +99,7 @@ pub fn returning_columns(binder: &mut Binder, statement: &ast::Statement) -> Res
     Ok(names.into_iter().zip(exprs).map(|(name, e)| ResultColumn { name, data_type: e.ty() }).collect())
 }
 
-fn insert_table_name(insert: &ast::Insert) -> Result<String> {
+pub(crate) fn insert_table_name(insert: &ast::Insert) -> Result<String> {
     match &insert.table {
         ast::TableObject::TableName(name) => object_name(name),
         other => Err(Error::NotSupported(format!("INSERT INTO {other}"))),
@@ -723,7 +723,7 @@ fn single_table(schema: &Schema, from: &ast::TableWithJoins) -> Result<(Arc<Tabl
     Ok((table, scope))
 }
 
-fn delete_from(delete: &ast::Delete) -> Result<&ast::TableWithJoins> {
+pub(crate) fn delete_from(delete: &ast::Delete) -> Result<&ast::TableWithJoins> {
     let tables = match &delete.from {
         ast::FromTable::WithFromKeyword(t) | ast::FromTable::WithoutKeyword(t) => t,
     };

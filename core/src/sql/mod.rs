@@ -12,7 +12,8 @@
 //! Values and types live in [`value`]; casts and the text forms of values in
 //! [`cast`]; operators in [`ops`]; scalar functions in [`functions`]; how rows
 //! and keys are stored in [`row`]; sequences in [`sequence`]; committed row
-//! changes for subscribers in [`changes`].
+//! changes for subscribers in [`changes`]; roles and passwords in [`roles`],
+//! and what each role may do to each relation in [`privileges`].
 
 pub mod batch;
 pub mod binder;
@@ -29,6 +30,8 @@ pub mod functions;
 pub mod ops;
 pub mod plan;
 pub mod planner;
+pub mod privileges;
+pub mod roles;
 pub mod row;
 pub mod script;
 pub mod sequence;

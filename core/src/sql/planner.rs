@@ -748,6 +748,7 @@ mod tests {
                 primary_key: vec![0],
                 checks: vec![],
                 foreign_keys: vec![],
+                acl: Default::default(),
                 storage_id: None,
             };
             schema.tables.insert(name.into(), Arc::new(table));

@@ -27,6 +27,8 @@ use crate::sql::database::Database;
 use crate::sql::exec::{self, ExecContext};
 use crate::sql::functions::FunctionContext;
 use crate::sql::plan::Plan;
+use crate::sql::privileges;
+use crate::sql::roles::Actor;
 use crate::sql::script::{ParsedStatement, VacuumCommand, parse_script};
 use crate::sql::value::{DataType, Value};
 use crate::sql::{ddl, dml, planner};
@@ -116,6 +118,9 @@ pub struct Session {
     copy_output: Option<String>,
     /// The open block was started READ ONLY.
     read_only: bool,
+    /// The role the session runs as; `None` for the embedded library's
+    /// owner, who acts as a superuser.
+    user: Option<String>,
 }
 
 /// Parses `sql` (PostgreSQL dialect) into statements.
@@ -123,11 +128,15 @@ pub fn parse(sql: &str) -> Result<Vec<ast::Statement>> {
     if sql.len() > MAX_SQL_BYTES {
         return Err(Error::sql("54000", format!("statement longer than {MAX_SQL_BYTES} bytes")));
     }
-    Parser::new(&PostgreSqlDialect {})
+    let parsed = Parser::new(&PostgreSqlDialect {})
         .with_recursion_limit(PARSER_RECURSION_LIMIT)
         .try_with_sql(sql)
         .and_then(|mut p| p.parse_statements())
-        .map_err(|e| Error::sql("42601", format!("syntax error: {e}")))
+        .map_err(|e| Error::sql("42601", format!("syntax error: {e}")));
+    match parsed {
+        Err(e) => crate::sql::roles::parse_create_user(sql).unwrap_or(Err(e)),
+        ok => ok,
+    }
 }
 
 /// Parses text that must be exactly one statement.
@@ -164,7 +173,20 @@ impl Session {
             copy_data: None,
             copy_output: None,
             read_only: false,
+            user: None,
         }
+    }
+
+    /// Runs every later statement as role `name`, whose privileges are
+    /// checked statement by statement (the server calls this once the
+    /// client has authenticated).
+    pub fn set_user(&mut self, name: &str) {
+        self.user = Some(name.to_string());
+    }
+
+    /// The role the session runs as (`None`: the embedded owner).
+    pub fn user(&self) -> Option<&str> {
+        self.user.as_deref()
     }
 
     /// Runs `COPY … FROM STDIN` with `data` as its input; the rows loaded.
@@ -448,6 +470,8 @@ impl Session {
         prepared: Option<&mut PreparedStatement>,
     ) -> Result<(QueryResult, bool)> {
         let schema = self.schema_in(ctx).await?;
+        ctx.actor = Actor::of(self.user.as_deref(), &schema)?;
+        privileges::check(statement, &schema, &ctx.actor)?;
         match statement {
             ast::Statement::Query(query) => Ok((self.run_query(query, &schema, ctx, prepared).await?, false)),
             ast::Statement::Explain { statement, analyze, .. } => {

@@ -30,6 +30,7 @@ use crate::sql::database::Database;
 use crate::sql::expr::{Expr, SubqueryKind};
 use crate::sql::functions::FunctionContext;
 use crate::sql::plan::Plan;
+use crate::sql::roles::Actor;
 use crate::sql::value::Value;
 use crate::txn::Transaction;
 use crate::{Error, Result};
@@ -59,6 +60,8 @@ pub struct ExecContext {
     pub memory_limit: usize,
     /// The session's last `nextval` result (for `currval`/`lastval`).
     pub last_value: BTreeMap<String, i64>,
+    /// Who runs the statement (the embedded owner unless the session has a user).
+    pub actor: Actor,
 }
 
 impl ExecContext {
@@ -74,6 +77,7 @@ impl ExecContext {
             cancel: Arc::new(AtomicBool::new(false)),
             memory_limit: 1 << 30,
             last_value: BTreeMap::new(),
+            actor: Actor { name: None, superuser: true },
             pauses: 0,
         }
     }
