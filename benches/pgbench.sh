@@ -43,8 +43,10 @@ mkdir -p "$work/pg" && chown postgres "$work/pg" 2>/dev/null || true
 as_postgres "$pg_bin/initdb -D $work/pg -A trust -U postgres" >/dev/null
 as_postgres "$pg_bin/pg_ctl -D $work/pg -o '-p $pg_port -k $work -c listen_addresses=127.0.0.1' -l $work/pg.log -w start" >/dev/null
 
-# RustyDB.
-target/release/rustydb server --data "$work/rusty" --pg-addr "127.0.0.1:$rusty_port" --http-addr "127.0.0.1:0" >"$work/rusty.log" 2>&1 &
+# RustyDB, its superuser created with a password both engines' clients send
+# (PostgreSQL's trust authentication ignores it).
+export PGPASSWORD=bench-password
+RUSTYDB_SUPERUSER_PASSWORD=bench-password target/release/rustydb server --data "$work/rusty" --pg-addr "127.0.0.1:$rusty_port" --http-addr "127.0.0.1:0" >"$work/rusty.log" 2>&1 &
 rusty_pid=$!
 for _ in $(seq 1 100); do
     psql -h 127.0.0.1 -p "$rusty_port" -U rustydb -Atqc "SELECT 1" >/dev/null 2>&1 && break

@@ -1,7 +1,8 @@
 //! The PostgreSQL wire protocol through a real driver (tokio-postgres) and
 //! raw sockets: simple and extended queries, typed parameters and binary
 //! results, errors with SQLSTATEs, transactions, COPY both ways, portals
-//! fetched in pieces, cancel requests, and malformed input.
+//! fetched in pieces, cancel requests, and malformed input; SCRAM-SHA-256
+//! logins, the failed-login throttle, privileges and the audit log.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,6 +11,11 @@ use futures::{SinkExt, StreamExt};
 use rustydb_core::sql::{Database, DatabaseConfig};
 use rustydb_io::TcpNetwork;
 use rustydb_server::Registry;
+use rustydb_server::audit::AuditLog;
+use rustydb_server::auth::{AuthMethod, Authenticator};
+
+/// The bootstrap superuser's password in these tests.
+const PASSWORD: &str = "wire-test-password";
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_postgres::{Client, NoTls, SimpleQueryMessage};
 
@@ -27,26 +33,37 @@ impl Server {
         std::fs::create_dir_all(&dir).unwrap();
         let env = rustydb_io::production_env(&dir, "127.0.0.1", tokio::runtime::Handle::current()).unwrap();
         let db = Database::open(&env, DatabaseConfig::default()).await.unwrap();
+        db.bootstrap_superuser(PASSWORD).await.unwrap();
         let listener = TcpNetwork::new("127.0.0.1").listen_tcp(0).await.unwrap();
         let port = listener.local_port().unwrap();
         let registry = Arc::new(Registry::new(env.random.clone()));
+        let audit = AuditLog::open(&env).await.unwrap();
+        let auth = Authenticator::new(&env, db.clone(), AuthMethod::Password, Some(audit));
         let (stop, stopped) = futures::channel::oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             let stop = async move {
                 let _ = stopped.await;
             };
-            rustydb_server::postgres::serve(env, db, Box::new(listener), registry, stop).await.unwrap();
+            rustydb_server::postgres::serve(env, db, Box::new(listener), registry, auth, stop).await.unwrap();
         });
         Server { port, dir, stop: Some(stop), task: Some(task) }
     }
 
     async fn connect(&self) -> Client {
-        let config = format!("host=127.0.0.1 port={} user=rustydb dbname=rustydb", self.port);
-        let (client, connection) = tokio_postgres::connect(&config, NoTls).await.unwrap();
+        self.connect_as("rustydb", PASSWORD).await.unwrap()
+    }
+
+    async fn connect_as(&self, user: &str, password: &str) -> Result<Client, tokio_postgres::Error> {
+        let config = format!("host=127.0.0.1 port={} user={user} password={password} dbname=rustydb", self.port);
+        let (client, connection) = tokio_postgres::connect(&config, NoTls).await?;
         tokio::spawn(async move {
             let _ = connection.await;
         });
-        client
+        Ok(client)
+    }
+
+    fn audit_log(&self) -> String {
+        std::fs::read_to_string(self.dir.join(rustydb_server::audit::AUDIT_FILE)).unwrap()
     }
 
     async fn stop(mut self) {
@@ -292,7 +309,7 @@ async fn malformed_protocol_input_gets_an_error_and_harms_no_one() {
         assert!(reply.is_empty() || reply[0] == b'E', "{garbage:?} got {reply:?}");
     }
     // A started session that then sends an unknown message type.
-    let config = format!("host=127.0.0.1 port={} user=rustydb", server.port);
+    let config = format!("host=127.0.0.1 port={} user=rustydb password={PASSWORD}", server.port);
     let (other, connection) = tokio_postgres::connect(&config, NoTls).await.unwrap();
     drop(other);
     drop(connection);
@@ -321,5 +338,77 @@ async fn an_idle_transaction_times_out_and_frees_its_locks() {
     let rows = other.query("SELECT v FROM t", &[]).await.unwrap();
     assert_eq!(rows[0].get::<_, i32>(0), 2, "the idle transaction's update rolled back");
     drop((idle, other));
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scram_logins_succeed_only_with_the_password_and_are_audited() {
+    let server = Server::start("scram").await;
+    let admin = server.connect().await;
+    admin
+        .batch_execute("CREATE ROLE alice LOGIN PASSWORD 'alice-secret'; CREATE ROLE nologin PASSWORD 'x'")
+        .await
+        .unwrap();
+    let alice = server.connect_as("alice", "alice-secret").await.expect("alice logs in");
+    let superuser: String = alice.query_one("SHOW is_superuser", &[]).await.map(|r| r.get(0)).unwrap_or_default();
+    assert_ne!(superuser, "on");
+
+    // A wrong password, an unknown role and a role without LOGIN look alike.
+    for (user, password) in [("alice", "wrong"), ("nobody", "x"), ("nologin", "x")] {
+        let error = server.connect_as(user, password).await.expect_err("refused");
+        let state = sqlstate(&error);
+        assert!(state == "28P01" || state == "28000", "{user}: {error}");
+    }
+    let log = server.audit_log();
+    assert!(log.lines().any(|l| l.contains("\"event\":\"login\"") && l.contains("\"user\":\"alice\"")), "{log}");
+    assert!(log.lines().any(|l| l.contains("\"event\":\"login_failed\"") && l.contains("nobody")), "{log}");
+    assert!(log.contains("CREATE ROLE alice") && !log.contains("alice-secret"), "passwords stay out: {log}");
+    drop((admin, alice));
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repeated_failed_logins_lock_the_user_out_from_that_host() {
+    let server = Server::start("throttle").await;
+    let admin = server.connect().await;
+    admin.batch_execute("CREATE ROLE bob LOGIN PASSWORD 'bob-secret'").await.unwrap();
+    for _ in 0..rustydb_server::auth::FREE_FAILURES {
+        let error = server.connect_as("bob", "guess").await.err().unwrap();
+        assert_eq!(sqlstate(&error), "28P01");
+    }
+    let locked = server.connect_as("bob", "bob-secret").await.expect_err("locked out even with the password");
+    assert_eq!(sqlstate(&locked), "28000");
+    let message = locked.as_db_error().map(|e| e.message().to_string()).unwrap_or_default();
+    assert!(message.contains("too many failed login attempts"), "{locked:?}");
+    tokio::time::sleep(rustydb_server::auth::FIRST_LOCKOUT + Duration::from_millis(200)).await;
+    server.connect_as("bob", "bob-secret").await.expect("the lockout ends");
+    assert!(server.audit_log().contains("login_throttled"));
+    drop(admin);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn privileges_are_checked_over_the_wire_and_changes_audited() {
+    let server = Server::start("grants").await;
+    let admin = server.connect().await;
+    admin
+        .batch_execute(
+            "CREATE TABLE ledger (id INT PRIMARY KEY, amount INT); INSERT INTO ledger VALUES (1, 10);
+             CREATE ROLE carol LOGIN PASSWORD 'carol-secret'",
+        )
+        .await
+        .unwrap();
+    let carol = server.connect_as("carol", "carol-secret").await.unwrap();
+    let denied = carol.query("SELECT * FROM ledger", &[]).await.unwrap_err();
+    assert_eq!(sqlstate(&denied), "42501");
+    admin.batch_execute("GRANT SELECT ON ledger TO carol").await.unwrap();
+    let rows = carol.query("SELECT amount FROM ledger WHERE id = $1", &[&1i32]).await.unwrap();
+    assert_eq!(rows[0].get::<_, i32>(0), 10, "the extended protocol is checked too");
+    let denied = carol.execute("INSERT INTO ledger VALUES ($1, $2)", &[&2i32, &5i32]).await.unwrap_err();
+    assert_eq!(sqlstate(&denied), "42501");
+    let log = server.audit_log();
+    assert!(log.contains("\"event\":\"ddl\"") && log.contains("CREATE TABLE ledger"), "{log}");
+    assert!(log.contains("\"event\":\"privilege\"") && log.contains("GRANT SELECT ON ledger TO carol"), "{log}");
+    drop((admin, carol));
     server.stop().await;
 }

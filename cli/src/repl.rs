@@ -28,7 +28,7 @@ pub struct SqlArgs {
     /// Server port.
     #[arg(long, short = 'p', default_value_t = 5432)]
     port: u16,
-    /// User name sent to the server.
+    /// User name sent to the server (its password is read from PGPASSWORD).
     #[arg(long, short = 'U', default_value = "rustydb")]
     user: String,
     /// Run this SQL and exit (may be given more than once).
@@ -109,10 +109,15 @@ async fn connect(args: &SqlArgs) -> Result<Backend, String> {
             .map_err(|e| format!("opening {}: {e}", dir.display()))?;
         return Ok(Backend::Embedded { session: db.session(), db, _lock: lock });
     }
-    let config = format!("host={} port={} user={} dbname=rustydb", args.host, args.port, args.user);
-    let (client, connection) = tokio_postgres::connect(&config, NoTls)
-        .await
-        .map_err(|e| format!("cannot connect to {}:{}: {e}", args.host, args.port))?;
+    let mut config = tokio_postgres::Config::new();
+    config.host(&args.host).port(args.port).user(&args.user).dbname("rustydb");
+    // As libpq: the password comes from PGPASSWORD, never from a flag
+    // (flags show up in `ps`).
+    if let Ok(password) = std::env::var("PGPASSWORD") {
+        config.password(password);
+    }
+    let (client, connection) =
+        config.connect(NoTls).await.map_err(|e| format!("cannot connect to {}:{}: {e}", args.host, args.port))?;
     tokio::spawn(async move {
         if let Err(e) = connection.await {
             eprintln!("rustydb sql: connection lost: {e}");

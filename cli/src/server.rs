@@ -12,8 +12,11 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use futures::FutureExt;
+use rustydb_core::sql::roles::BOOTSTRAP_SUPERUSER;
 use rustydb_core::sql::{Database, DatabaseConfig};
 use rustydb_io::TcpNetwork;
+use rustydb_server::audit::AuditLog;
+use rustydb_server::auth::{AuthMethod, Authenticator};
 use rustydb_server::config::ENV_VARS;
 use rustydb_server::http::HttpState;
 use rustydb_server::{Registry, ServerConfig};
@@ -32,7 +35,7 @@ pub struct ServerArgs {
     /// HTTP address [default: 127.0.0.1:8080]
     #[arg(long)]
     http_addr: Option<String>,
-    /// A TOML file with any of: data, pg_addr, http_addr, log
+    /// A TOML file with any of: data, pg_addr, http_addr, log, buffer_pool_mib, auth
     #[arg(long)]
     config: Option<PathBuf>,
     /// Log filter (tracing syntax) [default: info]
@@ -96,20 +99,21 @@ fn is_loopback(host: &str) -> bool {
     host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
-/// Splits `addr` and refuses anything but loopback (no authentication yet).
-fn loopback_addr(flag: &str, addr: &str) -> Result<(String, u16), String> {
+/// Splits `addr`, refusing anything but loopback when `why` says it must be.
+fn checked_addr(flag: &str, addr: &str, why: Option<&str>) -> Result<(String, u16), String> {
     let (host, port) = ServerConfig::split_addr(addr)?;
-    if !is_loopback(&host) {
-        return Err(format!(
-            "{flag} {addr}: password authentication is not built yet, so only loopback addresses are served"
-        ));
+    match why {
+        Some(why) if !is_loopback(&host) => Err(format!("{flag} {addr}: {why}, so only loopback addresses are served")),
+        _ => Ok((host, port)),
     }
-    Ok((host, port))
 }
 
 async fn serve(config: ServerConfig) -> Result<(), String> {
-    let (host, port) = loopback_addr("--pg-addr", &config.pg_addr)?;
-    let (http_host, http_port) = loopback_addr("--http-addr", &config.http_addr)?;
+    let method = config.auth_method()?;
+    let pg_guard = (method == AuthMethod::Trust).then_some("auth = \"trust\" lets anyone in as anyone");
+    let (host, port) = checked_addr("--pg-addr", &config.pg_addr, pg_guard)?;
+    let http_guard = Some("the HTTP API has no login yet");
+    let (http_host, http_port) = checked_addr("--http-addr", &config.http_addr, http_guard)?;
     let data = PathBuf::from(&config.data);
     std::fs::create_dir_all(&data).map_err(|e| format!("data directory {}: {e}", data.display()))?;
     let _lock = lock_data_dir(&data)?;
@@ -117,6 +121,12 @@ async fn serve(config: ServerConfig) -> Result<(), String> {
     let mut db_config = DatabaseConfig::default();
     db_config.txn.store.pool_frames = config.buffer_pool_frames();
     let db = Database::open(&env, db_config).await.map_err(|e| format!("opening {}: {e}", data.display()))?;
+    bootstrap_superuser(&env, &db).await?;
+    let audit = AuditLog::open(&env).await.map_err(|e| format!("audit log: {e}"))?;
+    if method == AuthMethod::Trust {
+        tracing::warn!("auth = \"trust\": every client is whoever it claims to be");
+    }
+    let auth = Authenticator::new(&env, db.clone(), method, Some(audit));
     let listener = TcpNetwork::new(host.clone())
         .listen_tcp(port)
         .await
@@ -132,7 +142,7 @@ async fn serve(config: ServerConfig) -> Result<(), String> {
     let stop = shutdown_signal().shared();
     let http_state = HttpState::new(db.clone(), registry.clone());
     let http = tokio::spawn(rustydb_server::http::serve(http_listener, http_state, stop.clone()));
-    rustydb_server::postgres::serve(env.clone(), db.clone(), Box::new(listener), registry, stop)
+    rustydb_server::postgres::serve(env.clone(), db.clone(), Box::new(listener), registry, auth, stop)
         .await
         .map_err(|e| e.to_string())?;
     match tokio::time::timeout(HTTP_SHUTDOWN_GRACE, http).await {
@@ -145,6 +155,32 @@ async fn serve(config: ServerConfig) -> Result<(), String> {
     db.engine().store().checkpoint().await.map_err(|e| format!("checkpoint: {e}"))?;
     tracing::info!("shut down cleanly");
     Ok(())
+}
+
+/// Creates the superuser `rustydb` on a database without roles, with the
+/// password in `RUSTYDB_SUPERUSER_PASSWORD` or a generated one printed once.
+async fn bootstrap_superuser(env: &rustydb_core::env::Env, db: &Arc<Database>) -> Result<(), String> {
+    let chosen = std::env::var("RUSTYDB_SUPERUSER_PASSWORD").ok().filter(|p| !p.is_empty());
+    let password = chosen.clone().unwrap_or_else(|| generated_password(env.random.as_ref()));
+    let created = db.bootstrap_superuser(&password).await.map_err(|e| format!("creating the superuser: {e}"))?;
+    match (created, chosen) {
+        (false, _) => {}
+        (true, Some(_)) => {
+            tracing::info!("created superuser {BOOTSTRAP_SUPERUSER} (password from RUSTYDB_SUPERUSER_PASSWORD)")
+        }
+        (true, None) => println!(
+            "created superuser {BOOTSTRAP_SUPERUSER} with password {password}\n\
+             (shown only this once; change it with ALTER ROLE {BOOTSTRAP_SUPERUSER} PASSWORD '…', \
+             or set RUSTYDB_SUPERUSER_PASSWORD before the first start)"
+        ),
+    }
+    Ok(())
+}
+
+/// 20 characters from a 62-letter alphabet: about 119 bits.
+fn generated_password(random: &dyn rustydb_core::env::Random) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    (0..20).map(|_| ALPHABET[random.below(ALPHABET.len() as u64) as usize] as char).collect()
 }
 
 /// Takes an exclusive lock on `data/server.lock` for the life of the

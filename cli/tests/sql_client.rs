@@ -14,8 +14,11 @@ fn temp_dir(name: &str) -> PathBuf {
     dir
 }
 
+/// The test servers' superuser password.
+const PASSWORD: &str = "cli-test-password";
+
 fn sql(args: &[&str]) -> Output {
-    Command::new(BIN).arg("sql").args(args).output().unwrap()
+    Command::new(BIN).arg("sql").args(args).env("PGPASSWORD", PASSWORD).output().unwrap()
 }
 
 fn stdout(output: &Output) -> String {
@@ -59,6 +62,7 @@ impl Server {
     fn start(dir: &Path) -> Server {
         let mut child = Command::new(BIN)
             .args(["server", "--data", dir.to_str().unwrap(), "--pg-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0"])
+            .env("RUSTYDB_SUPERUSER_PASSWORD", PASSWORD)
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();

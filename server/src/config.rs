@@ -18,6 +18,9 @@ pub struct ServerConfig {
     pub log: String,
     /// The buffer pool's size in MiB (PostgreSQL's `shared_buffers` defaults to 128 MB too).
     pub buffer_pool_mib: u32,
+    /// How clients authenticate: "scram-sha-256" (passwords; the default)
+    /// or "trust" (anyone is whoever they claim; loopback only).
+    pub auth: String,
 }
 
 /// The buffer pool sizes the server accepts, in MiB.
@@ -31,6 +34,7 @@ impl Default for ServerConfig {
             http_addr: "127.0.0.1:8080".into(),
             log: "info".into(),
             buffer_pool_mib: 128,
+            auth: "scram-sha-256".into(),
         }
     }
 }
@@ -42,6 +46,7 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("RUSTYDB_HTTP_ADDR", "http_addr"),
     ("RUSTYDB_LOG", "log"),
     ("RUSTYDB_BUFFER_POOL_MIB", "buffer_pool_mib"),
+    ("RUSTYDB_AUTH", "auth"),
 ];
 
 impl ServerConfig {
@@ -61,7 +66,13 @@ impl ServerConfig {
                 self.buffer_pool_mib
             ));
         }
+        self.auth_method()?;
         Ok(())
+    }
+
+    /// The parsed `auth` setting.
+    pub fn auth_method(&self) -> Result<crate::auth::AuthMethod, String> {
+        crate::auth::AuthMethod::parse(&self.auth)
     }
 
     /// Buffer pool frames (4 KiB pages) for `buffer_pool_mib`.
@@ -76,6 +87,7 @@ impl ServerConfig {
             "pg_addr" => self.pg_addr = value,
             "http_addr" => self.http_addr = value,
             "log" => self.log = value,
+            "auth" => self.auth = value,
             "buffer_pool_mib" => {
                 self.buffer_pool_mib =
                     value.parse().map_err(|_| format!("buffer_pool_mib: {value:?} is not a whole number of MiB"))?;
@@ -110,6 +122,8 @@ mod tests {
         assert!(ServerConfig::from_toml("buffer_pool_mib = 0").is_err());
         assert_eq!(ServerConfig::from_toml("buffer_pool_mib = 2").unwrap().buffer_pool_frames(), 512);
         assert!(ServerConfig::from_toml("data = 3").is_err());
+        assert!(ServerConfig::from_toml("auth = \"md5\"").is_err());
+        assert!(ServerConfig::from_toml("auth = \"trust\"").is_ok());
     }
 
     #[test]

@@ -48,6 +48,9 @@ pub struct ClientOptions {
     /// an open transaction and never close their connection (a frozen
     /// client, or a half-open connection whose host lost power).
     pub hung_tasks: u64,
+    /// `pg-clients`: the `idle_in_transaction_session_timeout` every
+    /// session sets, in ms (0: off), which must end a hung client's session.
+    pub idle_timeout_ms: u64,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -117,6 +117,8 @@ pub struct ClientSection {
     pub retries_max: Draw<u64>,
     /// `pg-clients`: loops that hang in an open transaction when the clients stop.
     pub hung_tasks: Draw<u64>,
+    /// `pg-clients`: the sessions' idle-in-transaction timeout (0: off).
+    pub idle_timeout_ms: Draw<u64>,
 }
 
 impl Default for ClientSection {
@@ -126,6 +128,7 @@ impl Default for ClientSection {
             request_timeout_ms: Draw::Fixed(200),
             retries_max: Draw::Fixed(20),
             hung_tasks: Draw::Fixed(0),
+            idle_timeout_ms: Draw::Fixed(0),
         }
     }
 }
@@ -291,6 +294,7 @@ impl Scenario {
             request_timeout_ms: u(self.client.request_timeout_ms),
             retries_max: u(self.client.retries_max),
             hung_tasks: 0,
+            idle_timeout_ms: 0,
         };
         let disk = self.draw_disk(&mut rng);
         let network = self.draw_network(&mut rng);
@@ -323,6 +327,7 @@ impl Scenario {
         };
         // Drawn last, like the recovery crashes, so old seeds draw as before.
         client.hung_tasks = draw_u64(&mut rng, self.client.hung_tasks);
+        client.idle_timeout_ms = draw_u64(&mut rng, self.client.idle_timeout_ms);
         RunOptions {
             seed,
             workload: self.workload.clone(),

@@ -32,6 +32,9 @@ cleanup() {
 }
 trap cleanup EXIT
 export PGHOST=127.0.0.1 PGPORT=$port PGUSER=rustydb PGDATABASE=rustydb
+# The superuser is created with this password on first start; psql and
+# pgbench log in with it (SCRAM-SHA-256).
+export RUSTYDB_SUPERUSER_PASSWORD=pgbench-test-password PGPASSWORD=pgbench-test-password
 
 fail() { echo "FAIL: $*"; echo "--- server log"; tail -50 "$work/server.log"; exit 1; }
 

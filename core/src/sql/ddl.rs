@@ -144,16 +144,27 @@ async fn create_table(create: &ast::CreateTable, schema: &Arc<Schema>, ctx: &mut
         };
         ctx.db.catalog.put_index(&mut ctx.txn, &pkey).await?;
     }
+    create_unique_indexes(&def, uniques, ctx).await?;
+    ctx.db.stats.set(id, TableStats { analyzed: true, ..TableStats::default() });
+    Ok(QueryResult::command("CREATE TABLE"))
+}
+
+/// The indexes behind a new table's UNIQUE constraints.
+async fn create_unique_indexes(
+    def: &TableDef,
+    uniques: Vec<(Option<String>, Vec<usize>)>,
+    ctx: &mut ExecContext,
+) -> Result<()> {
     for (k, (constraint_name, columns)) in uniques.into_iter().enumerate() {
         let cols: Vec<String> = columns.iter().map(|&c| def.columns[c].name.clone()).collect();
         let index_name = constraint_name.unwrap_or_else(|| {
-            format!("{name}_{}_key{}", cols.join("_"), if k > 0 { k.to_string() } else { String::new() })
+            format!("{}_{}_key{}", def.name, cols.join("_"), if k > 0 { k.to_string() } else { String::new() })
         });
         let index_id = new_object_id(ctx).await?;
         let index = IndexDef {
             id: index_id,
             name: index_name,
-            table: name.clone(),
+            table: def.name.clone(),
             columns,
             unique: true,
             constraint: true,
@@ -162,8 +173,7 @@ async fn create_table(create: &ast::CreateTable, schema: &Arc<Schema>, ctx: &mut
         };
         ctx.db.catalog.put_index(&mut ctx.txn, &index).await?;
     }
-    ctx.db.stats.set(id, TableStats { analyzed: true, ..TableStats::default() });
-    Ok(QueryResult::command("CREATE TABLE"))
+    Ok(())
 }
 
 fn add_column(

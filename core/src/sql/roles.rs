@@ -97,16 +97,26 @@ impl ScramVerifier {
     /// password; StoredKey = H(HMAC(SaltedPassword, "Client Key"));
     /// ServerKey = HMAC(SaltedPassword, "Server Key")).
     pub fn derive(password: &[u8], salt: &[u8], iterations: u32) -> ScramVerifier {
-        let rounds = NonZeroU32::new(iterations.max(1)).expect("at least one round");
-        let mut salted = [0u8; 32];
-        ring::pbkdf2::derive(ring::pbkdf2::PBKDF2_HMAC_SHA256, rounds, salt, password, &mut salted);
+        let iterations = iterations.max(1);
+        let salted = salted_password(password, salt, iterations);
         let client_key = hmac_sha256(&salted, b"Client Key");
         ScramVerifier {
-            iterations: rounds.get(),
+            iterations,
             salt: salt.to_vec(),
             stored_key: sha256(&client_key),
             server_key: hmac_sha256(&salted, b"Server Key"),
         }
+    }
+
+    /// The client's side of the exchange (for simulated and test clients):
+    /// the ClientProof of `password` for `auth_message`, and the
+    /// ServerSignature a genuine server answers with.
+    pub fn client_proof(password: &[u8], salt: &[u8], iterations: u32, auth_message: &[u8]) -> (Vec<u8>, Vec<u8>) {
+        let salted = salted_password(password, salt, iterations.max(1));
+        let client_key = hmac_sha256(&salted, b"Client Key");
+        let signature = hmac_sha256(&sha256(&client_key), auth_message);
+        let proof = client_key.iter().zip(&signature).map(|(k, s)| k ^ s).collect();
+        (proof, hmac_sha256(&hmac_sha256(&salted, b"Server Key"), auth_message))
     }
 
     /// Whether `proof` (the client's ClientProof for `auth_message`) shows
@@ -125,6 +135,13 @@ impl ScramVerifier {
     pub fn server_signature(&self, auth_message: &[u8]) -> Vec<u8> {
         hmac_sha256(&self.server_key, auth_message)
     }
+}
+
+fn salted_password(password: &[u8], salt: &[u8], iterations: u32) -> [u8; 32] {
+    let rounds = NonZeroU32::new(iterations).expect("at least one round");
+    let mut salted = [0u8; 32];
+    ring::pbkdf2::derive(ring::pbkdf2::PBKDF2_HMAC_SHA256, rounds, salt, password, &mut salted);
+    salted
 }
 
 pub fn hmac_sha256(key: &[u8], data: &[u8]) -> Vec<u8> {
@@ -385,6 +402,10 @@ mod tests {
                             c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0";
         let proof = b64("dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=");
         assert!(verifier.verify_proof(auth_message.as_bytes(), &proof));
+        let (client_proof, server_signature) =
+            ScramVerifier::client_proof(b"pencil", &salt, 4096, auth_message.as_bytes());
+        assert_eq!(client_proof, proof);
+        assert_eq!(server_signature, verifier.server_signature(auth_message.as_bytes()));
         assert_eq!(
             verifier.server_signature(auth_message.as_bytes()),
             b64("6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=")

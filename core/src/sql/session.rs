@@ -82,6 +82,11 @@ pub struct PreparedStatement {
 }
 
 impl PreparedStatement {
+    /// The parsed statement.
+    pub fn statement(&self) -> &ast::Statement {
+        &self.statement
+    }
+
     /// For COPY … FROM STDIN / TO STDOUT: which way data flows (the
     /// server runs those through its COPY sub-protocol).
     pub fn copy_direction(&self) -> Option<crate::sql::script::CopyDirection> {

@@ -31,15 +31,20 @@ use pgwire::messages::extendedquery::{
 use pgwire::messages::response::{
     CommandComplete, EmptyQueryResponse, ErrorResponse, ReadyForQuery, SslResponse, TransactionStatus,
 };
-use pgwire::messages::startup::{Authentication, BackendKeyData, ParameterStatus, SecretKey, Startup};
+use pgwire::messages::startup::{
+    Authentication, BackendKeyData, ParameterStatus, PasswordMessageFamily, SecretKey, Startup,
+};
 use pgwire::messages::{DecodeContext, PgWireBackendMessage, PgWireFrontendMessage, SslNegotiationMetaMessage};
-use rustydb_core::env::Stream;
+use rustydb_core::env::{NetAddr, Stream};
 use rustydb_core::sql::{
     CopyDirection, DataType, ParsedStatement, PreparedStatement, QueryResult, Session, parse_script,
 };
 use rustydb_core::{Error, Result};
 
+use super::scram::{self, ScramExchange};
 use super::types;
+use crate::audit;
+use crate::auth::{AuthMethod, Authenticator, Origin};
 use crate::registry::{ConnectionId, Registry};
 
 /// The longest protocol message accepted (a query, a Bind, a COPY chunk).
@@ -96,10 +101,20 @@ pub struct Connection {
     skipping: bool,
     registry: Arc<Registry>,
     id: ConnectionId,
+    auth: Arc<Authenticator>,
+    origin: Origin,
+    /// The role that logged in (set once startup succeeds).
+    user: String,
 }
 
 impl Connection {
-    pub fn new(stream: Box<dyn Stream>, session: Session, registry: Arc<Registry>) -> Connection {
+    pub fn new(
+        stream: Box<dyn Stream>,
+        peer: &NetAddr,
+        session: Session,
+        registry: Arc<Registry>,
+        auth: Arc<Authenticator>,
+    ) -> Connection {
         let id = registry.register(session.cancel.clone());
         Connection {
             stream,
@@ -113,6 +128,9 @@ impl Connection {
             skipping: false,
             registry,
             id,
+            auth,
+            origin: Origin { host: peer.host.clone(), via: "pg" },
+            user: String::new(),
         }
     }
 
@@ -201,8 +219,7 @@ impl Connection {
                 }
                 PgWireFrontendMessage::Startup(startup) => {
                     self.decode.awaiting_frontend_startup = false;
-                    self.accept_startup(&startup).await?;
-                    return Ok(None);
+                    return self.accept_startup(&startup).await;
                 }
                 other => return Err(protocol(format!("unexpected {} during startup", message_name(&other)))),
             }
@@ -218,7 +235,10 @@ impl Connection {
         tracing::debug!(pid = cancel.pid, cancelled, "cancel request");
     }
 
-    async fn accept_startup(&mut self, startup: &Startup) -> Result<()> {
+    /// Authenticates the client and applies its startup parameters; `Some`
+    /// if the client left during authentication (psql does, to ask for a
+    /// password).
+    async fn accept_startup(&mut self, startup: &Startup) -> Result<Option<Ended>> {
         if startup.protocol_number_major != 3 {
             return Err(protocol(format!("unsupported frontend protocol {}", startup.protocol_number_major)));
         }
@@ -226,6 +246,15 @@ impl Connection {
         if user.is_empty() {
             return Err(Error::sql("28000", "no PostgreSQL user name specified in startup packet"));
         }
+        if !self.authenticate(&user).await? {
+            return Ok(Some(Ended::ClientLeft));
+        }
+        let role = self.session.database().role(&user).await?;
+        let Some(role) = role.filter(|r| r.login) else {
+            return Err(Error::sql("28000", format!("role \"{user}\" does not exist or may not log in")));
+        };
+        self.session.set_user(&user);
+        self.user = user.clone();
         for (name, value) in &startup.parameters {
             self.apply_startup_parameter(name, value).await?;
         }
@@ -236,14 +265,67 @@ impl Connection {
         let reported = reported.iter().chain(&["integer_datetimes", "standard_conforming_strings", "application_name"]);
         let mut status: Vec<(String, String)> =
             reported.map(|name| (name.to_string(), self.session.setting(name).unwrap_or_default())).collect();
-        status.push(("is_superuser".into(), "on".into()));
+        status.push(("is_superuser".into(), if role.superuser { "on" } else { "off" }.into()));
         status.push(("session_authorization".into(), user));
         for (name, value) in status {
             self.send(PgWireBackendMessage::ParameterStatus(ParameterStatus::new(name, value)))?;
         }
         let (pid, secret) = self.registry.key(self.id);
         self.send(PgWireBackendMessage::BackendKeyData(BackendKeyData::new(pid, SecretKey::I32(secret))))?;
-        self.ready_for_query().await
+        self.ready_for_query().await?;
+        Ok(None)
+    }
+
+    /// The SCRAM-SHA-256 exchange for `user` (nothing under `trust`);
+    /// false if the client left before finishing it.
+    async fn authenticate(&mut self, user: &str) -> Result<bool> {
+        let auth = self.auth.clone();
+        if auth.method() == AuthMethod::Trust {
+            return Ok(true);
+        }
+        auth.admit(user, &self.origin).await?;
+        let verifier = auth.scram_verifier(user).await?;
+        self.send(PgWireBackendMessage::Authentication(Authentication::SASL(vec![scram::MECHANISM.into()])))?;
+        self.flush().await?;
+        let Some(initial) = self.read_password_message().await? else { return Ok(false) };
+        let initial = initial.into_sasl_initial_response().map_err(|e| protocol(format!("bad SASL message: {e}")))?;
+        if initial.auth_method != scram::MECHANISM {
+            return Err(Error::sql("28000", format!("unsupported SASL mechanism {:?}", initial.auth_method)));
+        }
+        let client_first = initial.data.unwrap_or_default();
+        let (exchange, server_first) = ScramExchange::start(&client_first, verifier, &auth.server_nonce())?;
+        self.send(PgWireBackendMessage::Authentication(Authentication::SASLContinue(Bytes::from(server_first))))?;
+        self.flush().await?;
+        let Some(response) = self.read_password_message().await? else { return Ok(false) };
+        let response = response.into_sasl_response().map_err(|e| protocol(format!("bad SASL message: {e}")))?;
+        match exchange.finish(&response.data)? {
+            Some(server_final) => {
+                auth.succeeded(user, &self.origin).await?;
+                let server_final = Bytes::from(server_final);
+                self.send(PgWireBackendMessage::Authentication(Authentication::SASLFinal(server_final)))?;
+                Ok(true)
+            }
+            None => Err(auth.failed(user, &self.origin).await),
+        }
+    }
+
+    /// The next message, which must be a password message; `None` if the
+    /// client closed the connection.
+    async fn read_password_message(&mut self) -> Result<Option<PasswordMessageFamily>> {
+        match self.read_message().await? {
+            None | Some(PgWireFrontendMessage::Terminate(_)) => Ok(None),
+            Some(PgWireFrontendMessage::PasswordMessageFamily(message)) => Ok(Some(message)),
+            Some(other) => Err(protocol(format!("expected a SASL response, got {}", message_name(&other)))),
+        }
+    }
+
+    /// Records a successful DDL or privilege statement (as classified by
+    /// [`audit::classify`]) in the audit log.
+    async fn audit(&mut self, entry: Option<(audit::AuditEvent, String)>) -> Result<()> {
+        match entry {
+            Some((event, detail)) => self.auth.audit(event, &self.user, &self.origin, &detail).await,
+            None => Ok(()),
+        }
     }
 
     /// Startup parameters are settings, honoured or refused like SET.
@@ -300,6 +382,9 @@ impl Connection {
             Some(CopyDirection::ToStdout) => self.copy_out(statement).await,
             None => match self.session.run_parsed(statement, &[]).await {
                 Ok(result) => {
+                    if let ParsedStatement::Sql(statement) = statement {
+                        self.audit(audit::classify(statement)).await?;
+                    }
                     if !result.columns.is_empty() {
                         self.send_row_description(&result.columns, &[])?;
                     }
@@ -521,7 +606,13 @@ impl Connection {
                 statement.prepared = Some(prepared);
             }
             match outcome {
-                Ok(result) => portal.pending = Some((result, 0)),
+                Ok(result) => {
+                    let entry = self.statements.get(&portal.statement).and_then(|statement| {
+                        statement.prepared.as_ref().and_then(|prepared| audit::classify(prepared.statement()))
+                    });
+                    self.audit(entry).await?;
+                    portal.pending = Some((result, 0))
+                }
                 Err(e) => return Ok(Err(e)),
             }
         }

@@ -2,6 +2,7 @@
 //! listener and one [`Connection`] task per client.
 
 mod connection;
+pub mod scram;
 pub mod types;
 
 use std::sync::Arc;
@@ -16,6 +17,7 @@ use rustydb_core::sql::Database;
 
 pub use connection::{Connection, Ended, MAX_COPY_BYTES, MAX_MESSAGE_BYTES, MAX_PREPARED};
 
+use crate::auth::Authenticator;
 use crate::registry::{MAX_CONNECTIONS, Registry};
 
 /// How long shutdown waits for connections to finish their statements.
@@ -28,6 +30,7 @@ pub async fn serve(
     db: Arc<Database>,
     listener: Box<dyn Listener>,
     registry: Arc<Registry>,
+    auth: Arc<Authenticator>,
     stop: impl std::future::Future<Output = ()> + Send,
 ) -> Result<()> {
     let mut stop = std::pin::pin!(stop.fuse());
@@ -48,7 +51,7 @@ pub async fn serve(
             env.spawn("pg-refuse", refuse(stream));
             continue;
         }
-        let connection = Connection::new(stream, db.session(), registry.clone());
+        let connection = Connection::new(stream, &peer, db.session(), registry.clone(), auth.clone());
         env.spawn("pg-connection", async move {
             match connection.run().await {
                 Ok(ended) => tracing::debug!(%peer, ?ended, "connection ended"),

@@ -20,9 +20,15 @@
 //!
 //! A statement that does not answer within `request_timeout_ms` is
 //! abandoned the same way. 40001 and 40P01 roll back and count as aborts.
-//! `[client] hung_tasks` loops (only in a negative scenario) hang when the
-//! clients stop: inside an open transaction holding a row lock, connection
-//! open, forever, as a frozen client or a half-open connection would.
+//! `[client] hung_tasks` loops hang when the clients stop: inside an open
+//! transaction holding a row lock, connection open, forever, as a frozen
+//! client or a half-open connection would. Only a session setting
+//! (`[client] idle_timeout_ms`, PostgreSQL's
+//! `idle_in_transaction_session_timeout`) gets rid of them.
+//!
+//! Clients log in with SCRAM-SHA-256 as a role that holds only the
+//! privileges the transfers need; the settle check logs in as the
+//! bootstrap superuser.
 //!
 //! **Settling** (after the liveness phase, see [`Workload::stop_clients`]):
 //! the clients stop, then one last client connects and checks that within
@@ -36,9 +42,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rustydb_core::env::{Env, NetAddr, timeout};
+use rustydb_core::sql::roles::BOOTSTRAP_SUPERUSER;
 use rustydb_core::sql::{Database, DatabaseConfig, Session, Value};
 use rustydb_core::{Error, Result};
 use rustydb_server::Registry;
+use rustydb_server::audit::AuditLog;
+use rustydb_server::auth::{AuthMethod, Authenticator};
 use rustydb_server::postgres;
 
 use super::Workload;
@@ -51,6 +60,12 @@ use crate::runtime::{NodeProgram, Simulator, lock};
 pub const ACCOUNTS: i64 = 8;
 pub const INITIAL_BALANCE: i64 = 1000;
 pub const PG_PORT: u16 = 5432;
+/// The bootstrap superuser's password (the settle check logs in with it).
+const SUPERUSER_PASSWORD: &str = "sim-superuser";
+/// The role the transfer clients log in as: it may read and change the two
+/// tables and nothing else.
+const APP_USER: &str = "app";
+const APP_PASSWORD: &str = "sim-app";
 const SERVER: &str = "server0";
 /// How long after every client left the server may take to end their sessions.
 pub const SESSIONS_GRACE_MILLIS: u64 = 2_000;
@@ -111,13 +126,21 @@ impl Workload for PgClientsWorkload {
         let tasks = self.options.client.tasks.clamp(1, 64);
         let request_timeout = Duration::from_millis(self.options.client.request_timeout_ms);
         let hung_tasks = self.options.client.hung_tasks;
+        let idle_timeout_ms = self.options.client.idle_timeout_ms;
         let clients: NodeProgram = Arc::new(move |env: Env| {
             let shared = shared.clone();
             Box::pin(async move {
                 lock(&shared).clients_active = tasks;
                 for index in 0..tasks {
                     let hangs = index < hung_tasks;
-                    let client = Client { env: env.clone(), shared: shared.clone(), index, request_timeout, hangs };
+                    let client = Client {
+                        env: env.clone(),
+                        shared: shared.clone(),
+                        index,
+                        request_timeout,
+                        hangs,
+                        idle_timeout_ms,
+                    };
                     drop(env.spawn("pg-client", client.run()));
                 }
                 drop(env.spawn("pg-settle", settle(env.clone(), shared.clone())));
@@ -170,6 +193,7 @@ async fn server_main(env: Env, config: DatabaseConfig, shared: SharedState) -> R
         }
         Err(error) => return Err(error),
     };
+    db.bootstrap_superuser(SUPERUSER_PASSWORD).await?;
     let mut session = db.session();
     if !lock(&shared).initialised && !already_set_up(&mut session).await? {
         setup(&mut session).await?;
@@ -187,7 +211,9 @@ async fn server_main(env: Env, config: DatabaseConfig, shared: SharedState) -> R
     let registry = Arc::new(Registry::new(env.random.clone()));
     let listener = env.network.listen(PG_PORT).await?;
     lock(&shared).registry = Some(registry.clone());
-    postgres::serve(env.clone(), db, listener, registry, futures::future::pending()).await
+    let audit = AuditLog::open(&env).await?;
+    let auth = Authenticator::new(&env, db.clone(), AuthMethod::Password, Some(audit));
+    postgres::serve(env.clone(), db, listener, registry, auth, futures::future::pending()).await
 }
 
 async fn setup(session: &mut Session) -> Result<()> {
@@ -199,7 +225,11 @@ async fn setup(session: &mut Session) -> Result<()> {
     for account in 0..ACCOUNTS {
         sql.push_str(&format!("INSERT INTO accounts VALUES ({account}, {INITIAL_BALANCE});"));
     }
-    sql.push_str("COMMIT;");
+    sql.push_str(&format!(
+        "CREATE ROLE {APP_USER} LOGIN PASSWORD '{APP_PASSWORD}';
+         GRANT SELECT, INSERT, UPDATE ON accounts, transfers TO {APP_USER};
+         COMMIT;"
+    ));
     session.execute(&sql).await.map(|_| ())
 }
 
@@ -260,6 +290,8 @@ struct Client {
     request_timeout: Duration,
     /// Hang in an open transaction when the clients stop.
     hangs: bool,
+    /// `idle_in_transaction_session_timeout` to set on each session (0: none).
+    idle_timeout_ms: u64,
 }
 
 impl Client {
@@ -271,14 +303,7 @@ impl Client {
                 break;
             }
             let Some(client) = connection.take() else {
-                let user = format!("client{}", self.index);
-                match timeout(
-                    self.env.clock.as_ref(),
-                    self.request_timeout,
-                    WireClient::connect(&self.env, &server, &user),
-                )
-                .await
-                {
+                match timeout(self.env.clock.as_ref(), self.request_timeout, self.connect(&server)).await {
                     Ok(Ok(client)) => connection = Some(client),
                     _ => self.pause(50).await,
                 }
@@ -304,13 +329,25 @@ impl Client {
         }
     }
 
+    /// Logs in as the application role and applies the session settings.
+    async fn connect(&self, server: &NetAddr) -> Result<WireClient> {
+        let mut client = WireClient::connect(&self.env, server, APP_USER, APP_PASSWORD).await?;
+        if self.idle_timeout_ms > 0 {
+            let set = format!("SET idle_in_transaction_session_timeout = '{}ms'", self.idle_timeout_ms);
+            if let Reply::Failed { sqlstate, message } = client.query(&set).await? {
+                return Err(Error::sql("08004", format!("{sqlstate}: {message}")));
+            }
+        }
+        Ok(client)
+    }
+
     /// Takes a row lock in a transaction and never finishes it.
     async fn hang(&self, connection: Option<WireClient>) {
         let server = NetAddr::new(SERVER, PG_PORT);
         let mut client = match connection {
             Some(client) => client,
             None => loop {
-                if let Ok(client) = WireClient::connect(&self.env, &server, "hung").await {
+                if let Ok(client) = self.connect(&server).await {
                     break client;
                 }
                 self.pause(50).await;
@@ -454,7 +491,7 @@ async fn settle(env: Env, shared: SharedState) {
     let server = NetAddr::new(SERVER, PG_PORT);
     // The server may be restarting after a crash late in the fault phase.
     let mut client = loop {
-        match WireClient::connect(&env, &server, "settle").await {
+        match WireClient::connect(&env, &server, BOOTSTRAP_SUPERUSER, SUPERUSER_PASSWORD).await {
             Ok(client) => break client,
             Err(_) => env.clock.sleep(poll).await,
         }

@@ -10,13 +10,16 @@
 //! [`REPLY_MESSAGES_MAX`] messages is a protocol error, never unbounded
 //! buffering.
 
-use bytes::BytesMut;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use bytes::{Bytes, BytesMut};
 use pgwire::messages::response::ErrorResponse;
 use pgwire::messages::simplequery::Query;
-use pgwire::messages::startup::Startup;
+use pgwire::messages::startup::{Authentication, PasswordMessageFamily, SASLInitialResponse, SASLResponse, Startup};
 use pgwire::messages::terminate::Terminate;
 use pgwire::messages::{DecodeContext, PgWireBackendMessage, PgWireFrontendMessage};
 use rustydb_core::env::{Env, NetAddr, Stream};
+use rustydb_core::sql::roles::ScramVerifier;
 use rustydb_core::{Error, IoErrorKind, Result};
 
 /// The longest backend message this client accepts.
@@ -43,19 +46,70 @@ pub struct WireClient {
 }
 
 impl WireClient {
-    /// Connects to `addr`, sends the startup packet and waits for the first
-    /// ReadyForQuery.
-    pub async fn connect(env: &Env, addr: &NetAddr, user: &str) -> Result<WireClient> {
+    /// Connects to `addr`, sends the startup packet, logs in with
+    /// SCRAM-SHA-256 and waits for the first ReadyForQuery.
+    pub async fn connect(env: &Env, addr: &NetAddr, user: &str, password: &str) -> Result<WireClient> {
         let stream = env.network.connect(addr).await?;
         let mut client = WireClient { stream, input: BytesMut::new(), decode: DecodeContext::default() };
         let mut startup = Startup::new();
         startup.parameters.insert("user".to_string(), user.to_string());
         startup.parameters.insert("database".to_string(), "rustydb".to_string());
         client.send(&PgWireFrontendMessage::Startup(startup)).await?;
+        if let Err(e) = client.scram_login(env, password).await {
+            return Err(Error::sql("08004", format!("login: {e}")));
+        }
         match client.read_reply().await? {
             Reply::Complete { .. } => Ok(client),
             Reply::Failed { sqlstate, message } => Err(Error::sql("08004", format!("startup {sqlstate}: {message}"))),
         }
+    }
+
+    /// Answers the server's SCRAM-SHA-256 challenge and checks its final
+    /// signature; an ErrorResponse is left for `read_reply`.
+    async fn scram_login(&mut self, env: &Env, password: &str) -> Result<()> {
+        let mut nonce = [0u8; 18];
+        env.random.fill(&mut nonce);
+        let client_first_bare = format!("n=,r={}", BASE64.encode(nonce));
+        let mut expected_signature = None;
+        loop {
+            match self.read_message().await? {
+                PgWireBackendMessage::Authentication(Authentication::Ok) => return Ok(()),
+                PgWireBackendMessage::Authentication(Authentication::SASL(_)) => {
+                    let first = Bytes::from(format!("n,,{client_first_bare}"));
+                    let response = SASLInitialResponse::new("SCRAM-SHA-256".into(), Some(first));
+                    self.send_password_message(PasswordMessageFamily::SASLInitialResponse(response)).await?;
+                }
+                PgWireBackendMessage::Authentication(Authentication::SASLContinue(server_first)) => {
+                    let server_first = String::from_utf8_lossy(&server_first).to_string();
+                    let (combined_nonce, salt, iterations) = parse_server_first(&server_first)?;
+                    let without_proof = format!("c=biws,r={combined_nonce}");
+                    let auth_message = format!("{client_first_bare},{server_first},{without_proof}");
+                    let (proof, signature) =
+                        ScramVerifier::client_proof(password.as_bytes(), &salt, iterations, auth_message.as_bytes());
+                    expected_signature = Some(format!("v={}", BASE64.encode(signature)));
+                    let last = Bytes::from(format!("{without_proof},p={}", BASE64.encode(proof)));
+                    self.send_password_message(PasswordMessageFamily::SASLResponse(SASLResponse::new(last))).await?;
+                }
+                PgWireBackendMessage::Authentication(Authentication::SASLFinal(server_final)) => {
+                    if expected_signature.as_deref().map(str::as_bytes) != Some(&server_final[..]) {
+                        return Err(Error::sql("28000", "the server's SCRAM signature is wrong"));
+                    }
+                }
+                PgWireBackendMessage::ErrorResponse(error) => {
+                    return match failed(&error) {
+                        Reply::Failed { sqlstate, message } => {
+                            Err(Error::sql("28000", format!("{sqlstate}: {message}")))
+                        }
+                        Reply::Complete { .. } => Err(Error::sql("28000", "login refused")),
+                    };
+                }
+                other => return Err(Error::sql("08P01", format!("unexpected message during login: {other:?}"))),
+            }
+        }
+    }
+
+    async fn send_password_message(&mut self, message: PasswordMessageFamily) -> Result<()> {
+        self.send(&PgWireFrontendMessage::PasswordMessageFamily(message)).await
     }
 
     /// Sends a simple Query and reads its reply.
@@ -139,4 +193,22 @@ impl WireClient {
 fn failed(error: &ErrorResponse) -> Reply {
     let field = |code: u8| error.fields.iter().find(|(c, _)| *c == code).map(|(_, v)| v.clone()).unwrap_or_default();
     Reply::Failed { sqlstate: field(b'C'), message: field(b'M') }
+}
+
+/// `r=nonce,s=salt,i=iterations` from the server's first SCRAM message.
+fn parse_server_first(text: &str) -> Result<(String, Vec<u8>, u32)> {
+    let bad = || Error::sql("08P01", format!("malformed SCRAM server message {text:?}"));
+    let mut parts = (None, None, None);
+    for attribute in text.split(',') {
+        match attribute.split_once('=') {
+            Some(("r", v)) => parts.0 = Some(v.to_string()),
+            Some(("s", v)) => parts.1 = Some(BASE64.decode(v).map_err(|_| bad())?),
+            Some(("i", v)) => parts.2 = Some(v.parse().map_err(|_| bad())?),
+            _ => return Err(bad()),
+        }
+    }
+    match parts {
+        (Some(nonce), Some(salt), Some(iterations)) => Ok((nonce, salt, iterations)),
+        _ => Err(bad()),
+    }
 }
