@@ -1,7 +1,8 @@
 //! The HTTP front end through real clients: REST with reqwest, GraphQL
 //! queries and mutations over HTTP, GraphQL subscriptions and the change
 //! stream over WebSockets with tokio-tungstenite; malformed requests of
-//! every kind get a 4xx with a JSON error body.
+//! every kind get a 4xx with a JSON error body; logins, bearer tokens and
+//! privileges.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,6 +10,8 @@ use std::time::Duration;
 use futures::{SinkExt, StreamExt};
 use rustydb_core::sql::{Database, DatabaseConfig};
 use rustydb_server::Registry;
+use rustydb_server::audit::AuditLog;
+use rustydb_server::auth::{AuthMethod, Authenticator};
 use rustydb_server::http::HttpState;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
@@ -16,11 +19,16 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
+/// The bootstrap superuser's password in these tests.
+const PASSWORD: &str = "http-test-password";
+
 struct Server {
     base: String,
     ws_base: String,
     dir: std::path::PathBuf,
+    /// Sends the superuser's bearer token with every request.
     http: reqwest::Client,
+    token: String,
 }
 
 impl Server {
@@ -30,12 +38,27 @@ impl Server {
         std::fs::create_dir_all(&dir).unwrap();
         let env = rustydb_io::production_env(&dir, "127.0.0.1", tokio::runtime::Handle::current()).unwrap();
         let db = Database::open(&env, DatabaseConfig::default()).await.unwrap();
+        db.bootstrap_superuser(PASSWORD).await.unwrap();
         let registry = Arc::new(Registry::new(env.random.clone()));
+        let audit = AuditLog::open(&env).await.unwrap();
+        let auth = Authenticator::new(&env, db.clone(), AuthMethod::Password, Some(audit));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let state = HttpState::new(db, registry);
+        let state = HttpState::new(&env, db, registry, auth);
         tokio::spawn(rustydb_server::http::serve(listener, state, std::future::pending()));
-        Server { base: format!("http://{addr}"), ws_base: format!("ws://{addr}"), dir, http: reqwest::Client::new() }
+        let base = format!("http://{addr}");
+        let token = login(&base, "rustydb", PASSWORD).await.expect("the superuser logs in");
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(reqwest::header::AUTHORIZATION, format!("Bearer {token}").parse().unwrap());
+        let http = reqwest::Client::builder().default_headers(headers).build().unwrap();
+        Server { base, ws_base: format!("ws://{addr}"), dir, http, token }
+    }
+
+    /// A WebSocket request to `path` carrying the superuser's token.
+    fn ws(&self, path: &str) -> tokio_tungstenite::tungstenite::handshake::client::Request {
+        let mut request = format!("{}{path}", self.ws_base).into_client_request().unwrap();
+        request.headers_mut().insert("authorization", format!("Bearer {}", self.token).parse().unwrap());
+        request
     }
 
     /// POSTs `body` as JSON to `path`; returns the status and the JSON answer.
@@ -227,10 +250,9 @@ async fn malformed_requests_get_4xx_with_a_json_error() {
     assert_eq!((status, body.contains("not_found")), (404, true), "{body}");
     let (status, body) = server.get("/v1/changes/t").await;
     assert_eq!((status, body.contains("WebSocket upgrade")), (400, true), "not an upgrade: {body}");
-    let error = tokio_tungstenite::connect_async(format!("{}/v1/changes/nope", server.ws_base)).await.unwrap_err();
+    let error = tokio_tungstenite::connect_async(server.ws("/v1/changes/nope")).await.unwrap_err();
     assert!(error.to_string().contains("404"), "{error}");
-    let error =
-        tokio_tungstenite::connect_async(format!("{}/v1/changes/t?capacity=0", server.ws_base)).await.unwrap_err();
+    let error = tokio_tungstenite::connect_async(server.ws("/v1/changes/t?capacity=0")).await.unwrap_err();
     assert!(error.to_string().contains("400"), "{error}");
     // The table is intact after all of that.
     assert_eq!(server.sql("SELECT count(*) FROM t", json!([])).await[0]["rows"], json!([[0]]));
@@ -278,7 +300,7 @@ async fn graphql_queries_mutations_and_read_only_queries() {
 async fn graphql_subscriptions_stream_committed_changes() {
     let server = Server::start("subscribe").await;
     server.sql("CREATE TABLE s (id INT PRIMARY KEY, v TEXT)", json!([])).await;
-    let mut request = format!("{}/graphql/ws", server.ws_base).into_client_request().unwrap();
+    let mut request = server.ws("/graphql/ws");
     request.headers_mut().insert("sec-websocket-protocol", "graphql-transport-ws".parse().unwrap());
     let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
     socket.send(Message::text(json!({"type": "connection_init"}).to_string())).await.unwrap();
@@ -321,8 +343,7 @@ async fn graphql_subscriptions_stream_committed_changes() {
 async fn websocket_change_stream_keeps_commit_order_and_stops_a_lagging_client() {
     let server = Server::start("changes").await;
     server.sql("CREATE TABLE c (id INT PRIMARY KEY, n INT)", json!([])).await;
-    let (mut socket, _) =
-        tokio_tungstenite::connect_async(format!("{}/v1/changes/c?capacity=4", server.ws_base)).await.unwrap();
+    let (mut socket, _) = tokio_tungstenite::connect_async(server.ws("/v1/changes/c?capacity=4")).await.unwrap();
     server.wait_for_streams(1).await;
     for i in 0..3 {
         server.sql("INSERT INTO c VALUES ($1, 0)", json!([i])).await;
@@ -354,9 +375,85 @@ async fn websocket_change_stream_keeps_commit_order_and_stops_a_lagging_client()
     }
     server.wait_for_streams(0).await;
     // A client that simply disconnects releases its stream too.
-    let (socket, _) = tokio_tungstenite::connect_async(format!("{}/v1/changes/c", server.ws_base)).await.unwrap();
+    let (socket, _) = tokio_tungstenite::connect_async(server.ws("/v1/changes/c")).await.unwrap();
     server.wait_for_streams(1).await;
     drop(socket);
     server.sql("INSERT INTO c VALUES (100, 0)", json!([])).await;
     server.wait_for_streams(0).await;
+}
+
+/// Logs in at `/v1/login`: the token, or the status and error body.
+async fn login(base: &str, user: &str, password: &str) -> Result<String, (u16, Value)> {
+    let body = json!({"user": user, "password": password});
+    let response = reqwest::Client::new().post(format!("{base}/v1/login")).json(&body).send().await.unwrap();
+    let status = response.status().as_u16();
+    let body: Value = response.json().await.unwrap();
+    match body["token"].as_str() {
+        Some(token) if status == 200 => Ok(token.to_string()),
+        _ => Err((status, body)),
+    }
+}
+
+/// A client sending `token`.
+fn client_with(token: &str) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(reqwest::header::AUTHORIZATION, format!("Bearer {token}").parse().unwrap());
+    reqwest::Client::builder().default_headers(headers).build().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_need_a_token_and_run_as_its_role() {
+    let server = Server::start("login").await;
+    server
+        .sql("CREATE TABLE notes (id INT PRIMARY KEY, body TEXT); INSERT INTO notes VALUES (1, 'x')", json!([]))
+        .await;
+    server.sql("CREATE ROLE reader LOGIN PASSWORD 'reader-pw'; GRANT SELECT ON notes TO reader", json!([])).await;
+
+    // No token, a made-up token, a wrong password: 401 with a JSON error.
+    let anonymous = reqwest::Client::new();
+    let response = anonymous.post(format!("{}/v1/sql", server.base)).json(&json!({"sql": "SELECT 1"})).send().await;
+    assert_eq!(response.unwrap().status().as_u16(), 401);
+    let response = client_with("made-up").get(format!("{}/v1/tables", server.base)).send().await.unwrap();
+    assert_eq!(response.status().as_u16(), 401);
+    let (status, body) = login(&server.base, "reader", "wrong").await.unwrap_err();
+    assert_eq!((status, body["error"]["code"].as_str()), (401, Some("28P01")), "{body}");
+    let (status, _) = login(&server.base, "nobody", "x").await.unwrap_err();
+    assert_eq!(status, 401, "an unknown role fails like a wrong password");
+    let response = anonymous
+        .post(format!("{}/v1/login", server.base))
+        .header("content-type", "application/json")
+        .body("{")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 400, "a malformed login body");
+    let health = anonymous.get(format!("{}/health", server.base)).send().await.unwrap();
+    assert_eq!(health.status().as_u16(), 200, "health needs no token");
+
+    // The reader may read, not write, and not stream a table it cannot read.
+    let token = login(&server.base, "reader", "reader-pw").await.unwrap();
+    let reader = client_with(&token);
+    let post = |sql: &str| reader.post(format!("{}/v1/sql", server.base)).json(&json!({"sql": sql})).send();
+    let read: Value = post("SELECT body FROM notes").await.unwrap().json().await.unwrap();
+    assert_eq!(read["results"][0]["rows"], json!([["x"]]));
+    let denied = post("DELETE FROM notes").await.unwrap();
+    assert_eq!(denied.status().as_u16(), 403);
+    server.sql("CREATE TABLE secret (id INT PRIMARY KEY)", json!([])).await;
+    let mut request = server.ws("/v1/changes/secret");
+    request.headers_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
+    let error = tokio_tungstenite::connect_async(request).await.unwrap_err();
+    assert!(error.to_string().contains("403"), "{error}");
+    let graphql = json!({"query": "mutation { sql(sql: \"DELETE FROM notes\") { command } }"});
+    let body: Value =
+        reader.post(format!("{}/graphql", server.base)).json(&graphql).send().await.unwrap().json().await.unwrap();
+    assert_eq!(body["errors"][0]["extensions"]["code"], "42501", "{body}");
+
+    // Logging out ends the token.
+    let response = reader.post(format!("{}/v1/logout", server.base)).send().await.unwrap();
+    assert_eq!(response.status().as_u16(), 204);
+    assert_eq!(post("SELECT 1").await.unwrap().status().as_u16(), 401);
+
+    let audit = std::fs::read_to_string(server.dir.join(rustydb_server::audit::AUDIT_FILE)).unwrap();
+    assert!(audit.contains("\"via\":\"http\"") && audit.contains("GRANT SELECT ON notes TO reader"), "{audit}");
+    assert!(!audit.contains("reader-pw"), "{audit}");
 }

@@ -112,7 +112,7 @@ async fn serve(config: ServerConfig) -> Result<(), String> {
     let method = config.auth_method()?;
     let pg_guard = (method == AuthMethod::Trust).then_some("auth = \"trust\" lets anyone in as anyone");
     let (host, port) = checked_addr("--pg-addr", &config.pg_addr, pg_guard)?;
-    let http_guard = Some("the HTTP API has no login yet");
+    let http_guard = pg_guard;
     let (http_host, http_port) = checked_addr("--http-addr", &config.http_addr, http_guard)?;
     let data = PathBuf::from(&config.data);
     std::fs::create_dir_all(&data).map_err(|e| format!("data directory {}: {e}", data.display()))?;
@@ -140,7 +140,7 @@ async fn serve(config: ServerConfig) -> Result<(), String> {
     tracing::info!("HTTP (REST, GraphQL, WebSocket) listening on {http_bound}");
     let registry = Arc::new(Registry::new(env.random.clone()));
     let stop = shutdown_signal().shared();
-    let http_state = HttpState::new(db.clone(), registry.clone());
+    let http_state = HttpState::new(&env, db.clone(), registry.clone(), auth.clone());
     let http = tokio::spawn(rustydb_server::http::serve(http_listener, http_state, stop.clone()));
     rustydb_server::postgres::serve(env.clone(), db.clone(), Box::new(listener), registry, auth, stop)
         .await

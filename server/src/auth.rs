@@ -117,12 +117,11 @@ impl Authenticator {
         }
     }
 
-    /// Checks `password` for `user` (the HTTP login).
-    pub async fn verify_password(&self, user: &str, password: &str, origin: &Origin) -> Result<()> {
-        self.admit(user, origin).await?;
-        let role = self.login_role(user).await?;
-        let ok = role.is_some_and(|role| role.password.as_ref().is_some_and(|p| p.verify(password)));
-        if ok { self.succeeded(user, origin).await } else { Err(self.failed(user, origin).await) }
+    /// The role `user` if it may log in with a password (the HTTP login
+    /// checks the password against its Argon2id hash itself, off the async
+    /// workers).
+    pub async fn login_secrets(&self, user: &str) -> Result<Option<Arc<RoleDef>>> {
+        self.login_role(user).await
     }
 
     /// Records a successful login.

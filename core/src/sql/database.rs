@@ -12,6 +12,7 @@ use crate::sql::catalog::{Catalog, Schema};
 use crate::sql::changes::TableChanges;
 use crate::sql::exec::ExecContext;
 use crate::sql::functions::FunctionContext;
+use crate::sql::privileges::{self, Privilege};
 use crate::sql::roles::{self, RoleDef};
 use crate::sql::sequence::Sequences;
 use crate::sql::session::Session;
@@ -88,6 +89,14 @@ impl Database {
         txn.commit().await?;
         self.catalog.invalidate();
         Ok(created)
+    }
+
+    /// Fails with 42501 unless role `user` (`None`: the owner) holds
+    /// `privilege` on `relation`, and with 28000 if the role is gone.
+    pub async fn check_privilege(&self, user: Option<&str>, relation: &str, privilege: Privilege) -> Result<()> {
+        let schema = self.schema().await?;
+        let actor = roles::Actor::of(user, &schema)?;
+        privileges::require(&schema, &actor, relation, privilege)
     }
 
     /// Subscribes to committed changes of table `name` (see [`TableChanges`]).

@@ -125,6 +125,15 @@ pub fn check(statement: &ast::Statement, schema: &Schema, actor: &Actor) -> Resu
     Ok(())
 }
 
+/// Fails with 42501 unless `actor` holds `privilege` on `relation` (for
+/// access that is not a statement, such as a change stream).
+pub fn require(schema: &Schema, actor: &Actor, relation: &str, privilege: Privilege) -> Result<()> {
+    match acl_of(schema, relation) {
+        Some(acl) if !acl.allows(actor, privilege) => Err(denied_on(schema, relation)),
+        _ => Ok(()),
+    }
+}
+
 /// What one statement needs.
 #[derive(Default)]
 struct Needs {

@@ -10,7 +10,7 @@
 //! An unknown table is a 404 before the upgrade.
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Extension, Path, Query, State};
 use axum::response::Response;
 use futures::FutureExt;
 use rustydb_core::sql::{TableChange, TableChanges};
@@ -39,6 +39,7 @@ pub struct StreamOptions {
 
 pub async fn subscribe(
     State(state): State<HttpState>,
+    Extension(requester): Extension<super::login::Requester>,
     Path(table): Path<String>,
     options: Result<Query<StreamOptions>, axum::extract::rejection::QueryRejection>,
     upgrade: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
@@ -50,6 +51,8 @@ pub async fn subscribe(
     }
     let upgrade =
         upgrade.map_err(|e| ApiError::bad_request(format!("a WebSocket upgrade is needed: {}", e.body_text())))?;
+    let select = rustydb_core::sql::privileges::Privilege::Select;
+    state.db.check_privilege(requester.user.as_deref(), &table, select).await?;
     // Subscribed before the upgrade, so the first change after the 101 is not missed.
     let changes = state.db.subscribe(&table, capacity).await?;
     Ok(upgrade.on_upgrade(move |socket| stream_changes(socket, changes)))

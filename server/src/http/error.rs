@@ -41,7 +41,9 @@ pub fn status_of(sqlstate: &str) -> StatusCode {
         "57014" => StatusCode::REQUEST_TIMEOUT,
         "57P01" | "53300" => StatusCode::SERVICE_UNAVAILABLE,
         "54000" => StatusCode::PAYLOAD_TOO_LARGE,
+        "42501" => StatusCode::FORBIDDEN,
         _ => match &sqlstate[..2.min(sqlstate.len())] {
+            "28" => StatusCode::UNAUTHORIZED,
             "40" => StatusCode::CONFLICT,
             "53" => StatusCode::SERVICE_UNAVAILABLE,
             "XX" | "58" => StatusCode::INTERNAL_SERVER_ERROR,

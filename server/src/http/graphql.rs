@@ -11,42 +11,76 @@
 //! - `Subscription.changes(table, capacity)`: committed changes of a table,
 //!   in commit order; a subscriber that lags gets an error and the stream ends.
 //!
+//! Every operation runs as the request's role (the [`Requester`] the login
+//! middleware resolved, handed to async-graphql as request data; for the
+//! WebSocket, the upgrade request's token).
+//!
 //! Limits: depth 16, complexity 1,000, and the HTTP body limit of the router.
 
 use std::sync::Arc;
 
 use async_graphql::futures_util::Stream;
 use async_graphql::{Context, ErrorExtensions, Json as GqlJson, Object, Schema, SimpleObject, Subscription};
+use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::{Extension, State};
+use axum::response::Response;
+use rustydb_core::sql::privileges::Privilege;
 use rustydb_core::sql::{Database, QueryResult};
 
 use super::HttpState;
 use super::changes::{DEFAULT_CAPACITY, MAX_CAPACITY, change_json};
 use super::error::ApiError;
 use super::json::value_to_json;
+use super::login::Requester;
 use super::sql::{self, Access, SqlRequest};
+use crate::auth::Authenticator;
 
 pub type RustyDbSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 
-pub fn schema(db: Arc<Database>) -> RustyDbSchema {
-    Schema::build(QueryRoot, MutationRoot, SubscriptionRoot).data(db).limit_depth(16).limit_complexity(1000).finish()
+pub fn schema(db: Arc<Database>, auth: Arc<Authenticator>) -> RustyDbSchema {
+    Schema::build(QueryRoot, MutationRoot, SubscriptionRoot)
+        .data(db)
+        .data(auth)
+        .limit_depth(16)
+        .limit_complexity(1000)
+        .finish()
 }
 
 /// `POST /graphql`. The body is parsed here, not by async-graphql's
 /// extractor, so malformed JSON gets the same JSON error body as REST.
 pub async fn post(
     State(state): State<HttpState>,
+    Extension(requester): Extension<Requester>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let body = body.map_err(|e| ApiError::new(e.status(), "bad_request", e.body_text()))?;
     let request: async_graphql::Request = serde_json::from_slice(&body)
         .map_err(|e| ApiError::new(axum::http::StatusCode::BAD_REQUEST, "bad_json", e.to_string()))?;
-    let response = state.graphql.execute(request).await;
+    let response = state.graphql.execute(request.data(requester)).await;
     let json = serde_json::to_value(&response).map_err(|e| ApiError::bad_request(e.to_string()))?;
     Ok(Json(json))
+}
+
+/// `GET /graphql/ws`: subscriptions over graphql-transport-ws or graphql-ws,
+/// as the role whose token the upgrade request carried.
+pub async fn websocket(
+    State(state): State<HttpState>,
+    Extension(requester): Extension<Requester>,
+    protocol: GraphQLProtocol,
+    upgrade: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
+) -> Result<Response, ApiError> {
+    let upgrade =
+        upgrade.map_err(|e| ApiError::bad_request(format!("a WebSocket upgrade is needed: {}", e.body_text())))?;
+    let schema = state.graphql.clone();
+    Ok(upgrade.protocols(async_graphql::http::ALL_WEBSOCKET_PROTOCOLS).on_upgrade(move |stream| {
+        let mut data = async_graphql::Data::default();
+        data.insert(requester);
+        GraphQLWebSocket::new(stream, schema, protocol).with_data(data).serve()
+    }))
 }
 
 #[derive(SimpleObject)]
@@ -108,9 +142,13 @@ async fn run_sql(
     params: Option<Vec<GqlJson<serde_json::Value>>>,
     access: Access,
 ) -> async_graphql::Result<Vec<SqlResult>> {
-    let db = ctx.data::<Arc<Database>>()?;
+    let runner = sql::Runner {
+        db: ctx.data::<Arc<Database>>()?,
+        auth: ctx.data::<Arc<Authenticator>>()?,
+        requester: ctx.data::<Requester>()?,
+    };
     let params = params.unwrap_or_default().into_iter().map(|p| p.0).collect();
-    let results = sql::run(db, &SqlRequest { sql, params }, access).await.map_err(gql_error)?;
+    let results = sql::run(&runner, &SqlRequest { sql, params }, access).await.map_err(gql_error)?;
     Ok(results.iter().map(SqlResult::from).collect())
 }
 
@@ -176,6 +214,8 @@ impl SubscriptionRoot {
         capacity: Option<usize>,
     ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<GqlJson<serde_json::Value>>>> {
         let db = ctx.data::<Arc<Database>>()?;
+        let user = ctx.data::<Requester>()?.user.as_deref();
+        db.check_privilege(user, &table, Privilege::Select).await.map_err(gql_error)?;
         let capacity = capacity.unwrap_or(DEFAULT_CAPACITY);
         if capacity == 0 || capacity > MAX_CAPACITY {
             return Err(async_graphql::Error::new(format!("capacity must be between 1 and {MAX_CAPACITY}")));

@@ -9,6 +9,7 @@
 //! | `POST /graphql`, `GET /graphql/ws` (WebSocket) | GraphQL queries, mutations, subscriptions | `graphql.rs` |
 //! | `GET /health`, `GET /metrics` | liveness, Prometheus metrics | `rest.rs` |
 //! | `GET /openapi.json` | the OpenAPI document | `openapi.rs` |
+//! | `POST /v1/login`, `POST /v1/logout` | bearer tokens for a role's password | `login.rs` |
 //!
 //! SQL values become JSON as `json.rs` says; errors are JSON bodies with a
 //! SQLSTATE (`error.rs`). Limits: a request body is at most
@@ -17,14 +18,16 @@
 //!
 //! Unlike the PostgreSQL protocol, which runs over Env streams, this front
 //! end runs on tokio sockets (axum serves a tokio listener), so the
-//! simulator does not drive it; the SQL it runs is the same engine. Like
-//! the wire protocol, it has no authentication yet, so the binary serves it
-//! on loopback only.
+//! simulator does not drive it; the SQL it runs is the same engine. Every
+//! request but the public ones carries a bearer token from `/v1/login` and
+//! runs as that token's role, with the same privilege checks, throttle and
+//! audit log as the wire protocol.
 
 pub mod changes;
 pub mod error;
 pub mod graphql;
 pub mod json;
+pub mod login;
 pub mod openapi;
 pub mod rest;
 pub mod sql;
@@ -37,9 +40,11 @@ use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{get, post};
+use rustydb_core::env::Env;
 use rustydb_core::sql::Database;
 
 use crate::Registry;
+use crate::auth::Authenticator;
 
 /// The largest request body accepted (a larger one gets 413).
 pub const MAX_BODY_BYTES: usize = 1 << 20;
@@ -47,7 +52,10 @@ pub const MAX_BODY_BYTES: usize = 1 << 20;
 /// What every handler shares.
 #[derive(Clone)]
 pub struct HttpState {
+    pub env: Env,
     pub db: Arc<Database>,
+    pub auth: Arc<Authenticator>,
+    pub tokens: Arc<login::Tokens>,
     /// PostgreSQL connections (for metrics and shutdown state).
     pub registry: Arc<Registry>,
     pub graphql: graphql::RustyDbSchema,
@@ -55,8 +63,16 @@ pub struct HttpState {
 }
 
 impl HttpState {
-    pub fn new(db: Arc<Database>, registry: Arc<Registry>) -> HttpState {
-        HttpState { graphql: graphql::schema(db.clone()), db, registry, requests: Arc::default() }
+    pub fn new(env: &Env, db: Arc<Database>, registry: Arc<Registry>, auth: Arc<Authenticator>) -> HttpState {
+        HttpState {
+            env: env.clone(),
+            graphql: graphql::schema(db.clone(), auth.clone()),
+            db,
+            auth,
+            tokens: login::tokens(),
+            registry,
+            requests: Arc::default(),
+        }
     }
 }
 
@@ -67,13 +83,16 @@ pub fn router(state: HttpState) -> Router {
         .route("/v1/tables", get(rest::list_tables))
         .route("/v1/tables/{name}", get(rest::describe_table))
         .route("/v1/changes/{table}", get(changes::subscribe))
+        .route("/v1/login", post(login::login))
+        .route("/v1/logout", post(login::logout))
         .route("/graphql", post(graphql::post))
-        .route_service("/graphql/ws", async_graphql_axum::GraphQLSubscription::new(state.graphql.clone()))
+        .route("/graphql/ws", get(graphql::websocket))
         .route("/health", get(rest::health))
         .route("/metrics", get(rest::metrics))
         .route("/openapi.json", get(|| async { axum::Json(openapi::document()) }))
         .fallback(rest::not_found)
         .method_not_allowed_fallback(rest::method_not_allowed)
+        .layer(middleware::from_fn_with_state(state.clone(), login::require_caller))
         .layer(middleware::from_fn_with_state(state.clone(), count_request))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
@@ -91,5 +110,6 @@ pub async fn serve(
     state: HttpState,
     stop: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state)).with_graceful_shutdown(stop).await
+    let service = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, service).with_graceful_shutdown(stop).await
 }

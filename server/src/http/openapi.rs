@@ -13,12 +13,33 @@ pub fn document() -> Value {
         "openapi": "3.1.0",
         "info": {"title": "RustyDB HTTP API", "version": env!("CARGO_PKG_VERSION")},
         "paths": paths(),
-        "components": {"schemas": schemas()}
+        "components": {
+            "schemas": schemas(),
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "description": "A token from POST /v1/login"}}
+        },
+        "security": [{"bearer": []}]
     })
 }
 
 fn paths() -> Value {
     json!({
+        "/v1/login": {"post": {
+            "summary": "Trade a role's password for a bearer token (valid one hour)",
+            "security": [],
+            "requestBody": {"required": true, "content": {"application/json": {"schema": {
+                "type": "object", "required": ["user", "password"], "additionalProperties": false,
+                "properties": {"user": {"type": "string"}, "password": {"type": "string"}}
+            }}}},
+            "responses": {
+                "200": {"description": "`{token, expires_in_seconds}`"},
+                "400": error_response("Malformed body"),
+                "401": error_response("Wrong user or password (28P01), or locked out after repeated failures (28000)")
+            }
+        }},
+        "/v1/logout": {"post": {
+            "summary": "Revoke the request's token",
+            "responses": {"204": {"description": "Revoked"}, "401": error_response("No valid token")}
+        }},
         "/v1/sql": {"post": {
             "summary": "Run SQL: several statements, or one statement with parameters",
             "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SqlRequest"}}}},

@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, State};
+use axum::extract::{Extension, Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use rustydb_core::sql::catalog::TableDef;
@@ -15,15 +15,18 @@ use serde_json::{Value, json};
 use super::HttpState;
 use super::error::ApiError;
 use super::json::result_json;
+use super::login::Requester;
 use super::sql::{self, Access, SqlRequest};
 
 /// `POST /v1/sql`: `{"sql": …, "params": […]}` → `{"results": [{columns, rows, command, rows_affected}]}`.
 pub async fn post_sql(
     State(state): State<HttpState>,
+    Extension(requester): Extension<Requester>,
     body: Result<Json<SqlRequest>, JsonRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let Json(request) = body?;
-    let results = sql::run(&state.db, &request, Access::ReadWrite).await?;
+    let runner = sql::Runner { db: &state.db, auth: &state.auth, requester: &requester };
+    let results = sql::run(&runner, &request, Access::ReadWrite).await?;
     Ok(Json(json!({"results": results.iter().map(result_json).collect::<Vec<_>>()})))
 }
 

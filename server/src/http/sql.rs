@@ -10,11 +10,14 @@
 
 use std::sync::Arc;
 
-use rustydb_core::sql::{Database, QueryResult};
+use rustydb_core::sql::{Database, ParsedStatement, QueryResult, parse_script};
 use rustydb_core::{Error, Result};
 use serde::Deserialize;
 
 use super::json::json_to_value;
+use super::login::Requester;
+use crate::audit;
+use crate::auth::Authenticator;
 
 /// The most rows one HTTP request returns, over all its statements.
 pub const MAX_RESULT_ROWS: usize = 100_000;
@@ -35,14 +38,31 @@ pub enum Access {
     ReadWrite,
 }
 
-/// Runs `request` in a fresh session of `db`.
-pub async fn run(db: &Arc<Database>, request: &SqlRequest, access: Access) -> Result<Vec<QueryResult>> {
-    let mut session = db.session();
+/// Who runs a request and where its DDL is audited.
+pub struct Runner<'a> {
+    pub db: &'a Arc<Database>,
+    pub auth: &'a Authenticator,
+    pub requester: &'a Requester,
+}
+
+/// Runs `request` in a fresh session as the requester's role.
+pub async fn run(runner: &Runner<'_>, request: &SqlRequest, access: Access) -> Result<Vec<QueryResult>> {
+    let mut session = runner.db.session();
+    if let Some(user) = &runner.requester.user {
+        session.set_user(user);
+    }
     if access == Access::ReadOnly {
         session.execute("BEGIN READ ONLY").await?;
     }
     let results = if request.params.is_empty() && access == Access::ReadWrite {
-        session.execute(&request.sql).await?
+        let mut results = Vec::new();
+        for statement in &parse_script(&request.sql)? {
+            results.push(session.run_parsed(statement, &[]).await?);
+            if let ParsedStatement::Sql(statement) = statement {
+                runner.audit(audit::classify(statement)).await?;
+            }
+        }
+        results
     } else {
         let mut prepared = session.prepare(&request.sql, &[]).await?;
         let params: Vec<_> = request.params.iter().map(json_to_value).collect();
@@ -56,7 +76,9 @@ pub async fn run(db: &Arc<Database>, request: &SqlRequest, access: Access) -> Re
                 ),
             ));
         }
-        vec![session.execute_prepared(&mut prepared, &params).await?]
+        let result = session.execute_prepared(&mut prepared, &params).await?;
+        runner.audit(audit::classify(prepared.statement())).await?;
+        vec![result]
     };
     if access == Access::ReadOnly {
         session.execute("COMMIT").await?;
@@ -69,4 +91,16 @@ pub async fn run(db: &Arc<Database>, request: &SqlRequest, access: Access) -> Re
         ));
     }
     Ok(results)
+}
+
+impl Runner<'_> {
+    async fn audit(&self, entry: Option<(audit::AuditEvent, String)>) -> Result<()> {
+        match entry {
+            Some((event, detail)) => {
+                let requester = self.requester;
+                self.auth.audit(event, requester.name(), &requester.origin, &detail).await
+            }
+            None => Ok(()),
+        }
+    }
 }
