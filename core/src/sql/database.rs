@@ -12,8 +12,10 @@ use crate::sql::catalog::{Catalog, Schema};
 use crate::sql::changes::TableChanges;
 use crate::sql::exec::ExecContext;
 use crate::sql::functions::FunctionContext;
+use crate::sql::parse_cache::ParseCache;
 use crate::sql::privileges::{self, Privilege};
 use crate::sql::roles::{self, RoleDef};
+use crate::sql::script::ParsedStatement;
 use crate::sql::sequence::Sequences;
 use crate::sql::session::Session;
 use crate::sql::stats::StatsStore;
@@ -32,6 +34,7 @@ pub struct Database {
     pub(crate) catalog: Catalog,
     pub(crate) sequences: Sequences,
     pub(crate) stats: StatsStore,
+    parse_cache: ParseCache,
 }
 
 impl Database {
@@ -40,7 +43,14 @@ impl Database {
         let engine = TxnEngine::open(env, config.txn).await?;
         let catalog = Catalog::open(&engine).await?;
         let sequences = Sequences::open(&engine).await?;
-        Ok(Arc::new(Database { env: env.clone(), engine, catalog, sequences, stats: StatsStore::default() }))
+        Ok(Arc::new(Database {
+            env: env.clone(),
+            engine,
+            catalog,
+            sequences,
+            stats: StatsStore::default(),
+            parse_cache: ParseCache::default(),
+        }))
     }
 
     /// A new session with default settings and no open transaction.
@@ -61,6 +71,12 @@ impl Database {
     /// The latest committed catalog: tables, indexes, views, sequences.
     pub async fn schema(&self) -> Result<Arc<Schema>> {
         self.catalog.committed().await
+    }
+
+    /// Parses a script as [`crate::sql::script::parse_script`] does, reusing the parse of an
+    /// earlier text that differed only in its literals (see [`ParseCache`]).
+    pub fn parse_script(&self, sql: &str) -> Result<Vec<ParsedStatement>> {
+        self.parse_cache.parse(sql)
     }
 
     /// Role `name` as last committed, if it exists.

@@ -848,10 +848,12 @@ pub async fn refresh_stale_stats(plan: &Plan, ctx: &mut ExecContext) -> Result<(
     let mut tables = Vec::new();
     collect_tables(plan, &mut tables);
     for table in tables {
-        if ctx.db.stats.claim_stale(table.id) {
+        let now = ctx.db.env.clock.now();
+        if ctx.db.stats.claim_stale(table.id, now) {
             let analyzed = analyze_table(&table, ctx).await;
-            if analyzed.is_err() {
-                ctx.db.stats.release_claim(table.id);
+            match analyzed {
+                Ok(()) => ctx.db.stats.mark_auto_analyzed(table.id, now),
+                Err(_) => ctx.db.stats.release_claim(table.id),
             }
             analyzed?;
         }

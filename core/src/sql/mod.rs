@@ -28,6 +28,7 @@ pub mod exec;
 pub mod expr;
 pub mod functions;
 pub mod ops;
+pub mod parse_cache;
 pub mod plan;
 pub mod planner;
 pub mod privileges;

@@ -779,6 +779,7 @@ mod tests {
                 modified: 0.0,
                 analyzed: true,
                 analyzing: false,
+                auto_analyzed_at: None,
             })
         }
     }

@@ -239,7 +239,7 @@ impl Session {
 
     /// Runs every statement in `sql`, stopping at the first error.
     pub async fn execute(&mut self, sql: &str) -> Result<Vec<QueryResult>> {
-        let statements = parse_script(sql)?;
+        let statements = self.db.parse_script(sql)?;
         let mut results = Vec::with_capacity(statements.len());
         for statement in &statements {
             results.push(self.run_parsed(statement, &[]).await?);

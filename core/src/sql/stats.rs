@@ -10,9 +10,16 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
+use std::time::Duration;
+
+use crate::env::Instant;
 
 use crate::sql::value::Value;
 
+/// An automatic ANALYZE of one table runs at most this often (PostgreSQL's
+/// autovacuum wakes once a minute): a ten-row table updated by every
+/// transaction would otherwise be re-read every few dozen commits.
+pub const AUTO_ANALYZE_MIN_INTERVAL: Duration = Duration::from_secs(1);
 /// Re-analyze once this fraction of rows changed…
 pub const AUTO_ANALYZE_FRACTION: f64 = 0.2;
 /// …plus this many rows.
@@ -40,6 +47,8 @@ pub struct TableStats {
     pub analyzed: bool,
     /// A session is re-analyzing the table (see [`StatsStore::claim_stale`]).
     pub analyzing: bool,
+    /// When the last automatic ANALYZE finished (Env clock).
+    pub auto_analyzed_at: Option<Instant>,
 }
 
 impl TableStats {
@@ -75,7 +84,14 @@ impl TableStats {
                 max: max.cloned(),
             });
         }
-        TableStats { rows: rows.len() as f64, columns, modified: 0.0, analyzed: true, analyzing: false }
+        TableStats {
+            rows: rows.len() as f64,
+            columns,
+            modified: 0.0,
+            analyzed: true,
+            analyzing: false,
+            auto_analyzed_at: None,
+        }
     }
 
     /// Whether enough changed since the last ANALYZE to redo it.
@@ -111,15 +127,27 @@ impl StatsStore {
     /// pgbench, four clients used to re-scan the accounts table together and
     /// every statement arriving meanwhile started another). The claimer
     /// ends it with [`StatsStore::set`] or [`StatsStore::release_claim`].
-    pub fn claim_stale(&self, table: u64) -> bool {
+    pub fn claim_stale(&self, table: u64, now: Instant) -> bool {
         let mut tables = self.tables.lock().expect("stats lock");
         match tables.get_mut(&table) {
             Some(stats) if stats.analyzing || !stats.stale() => false,
+            Some(stats)
+                if stats.auto_analyzed_at.is_some_and(|t| now.saturating_since(t) < AUTO_ANALYZE_MIN_INTERVAL) =>
+            {
+                false
+            }
             Some(stats) => {
                 stats.analyzing = true;
                 true
             }
             None => true,
+        }
+    }
+
+    /// Records that an automatic ANALYZE of `table` started at `at`.
+    pub fn mark_auto_analyzed(&self, table: u64, at: Instant) {
+        if let Some(stats) = self.tables.lock().expect("stats lock").get_mut(&table) {
+            stats.auto_analyzed_at = Some(at);
         }
     }
 
@@ -150,17 +178,23 @@ mod tests {
     #[test]
     fn only_one_session_claims_a_stale_table_until_it_is_analyzed() {
         let store = StatsStore::default();
-        assert!(store.claim_stale(1), "a table never analyzed is claimed");
+        let now = Instant::from_nanos(0);
+        assert!(store.claim_stale(1, now), "a table never analyzed is claimed");
         store.set(1, TableStats::from_rows(&[vec![Value::Int(1)]], 1));
-        assert!(!store.claim_stale(1), "fresh statistics need no ANALYZE");
+        assert!(!store.claim_stale(1, now), "fresh statistics need no ANALYZE");
 
         store.note_changes(1, 0, 0, 1_000);
-        assert!(store.claim_stale(1));
-        assert!(!store.claim_stale(1), "a second session plans with the stale statistics");
+        assert!(store.claim_stale(1, now));
+        assert!(!store.claim_stale(1, now), "a second session plans with the stale statistics");
 
         store.release_claim(1);
-        assert!(store.claim_stale(1), "a failed ANALYZE gives the claim back");
+        assert!(store.claim_stale(1, now), "a failed ANALYZE gives the claim back");
         store.set(1, TableStats::from_rows(&[], 1));
-        assert!(!store.claim_stale(1));
+        assert!(!store.claim_stale(1, now));
+
+        store.mark_auto_analyzed(1, now);
+        store.note_changes(1, 0, 0, 1_000);
+        assert!(!store.claim_stale(1, now), "not again within the interval");
+        assert!(store.claim_stale(1, now.saturating_add(AUTO_ANALYZE_MIN_INTERVAL)));
     }
 }

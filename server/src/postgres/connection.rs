@@ -357,7 +357,8 @@ impl Connection {
     }
 
     async fn simple_query(&mut self, sql: &str) -> Result<()> {
-        match parse_script(sql) {
+        let parsed = self.session.database().parse_script(sql);
+        match parsed {
             Err(e) => self.send_error(&e, "ERROR")?,
             Ok(statements) if statements.is_empty() => {
                 self.send(PgWireBackendMessage::EmptyQueryResponse(EmptyQueryResponse::new()))?
