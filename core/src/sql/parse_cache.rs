@@ -119,7 +119,7 @@ fn shape_of(parsed: &[ParsedStatement], found: &[Found]) -> Option<Shape> {
 
 fn same_kind(literal: &Literal, value: &ast::Value) -> bool {
     match (literal, value) {
-        (Literal::Integer(text), ast::Value::Number(number, false)) => number.to_string() == *text,
+        (Literal::Integer(text), ast::Value::Number(number, false)) => number == text,
         (Literal::Text(text), ast::Value::SingleQuotedString(s)) => s == text,
         _ => false,
     }
@@ -221,13 +221,13 @@ fn quoted(chars: &[char], quote: char) -> Option<(String, usize)> {
     let mut text = String::new();
     let mut i = 1;
     loop {
-        match chars.get(i)? {
-            &c if c == quote && chars.get(i + 1) == Some(&quote) => {
+        match *chars.get(i)? {
+            c if c == quote && chars.get(i + 1) == Some(&quote) => {
                 text.push(quote);
                 i += 2;
             }
-            &c if c == quote => return Some((text, i + 1)),
-            &c => {
+            c if c == quote => return Some((text, i + 1)),
+            c => {
                 text.push(c);
                 i += 1;
             }
