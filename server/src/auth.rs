@@ -117,13 +117,6 @@ impl Authenticator {
         }
     }
 
-    /// The role `user` if it may log in with a password (the HTTP login
-    /// checks the password against its Argon2id hash itself, off the async
-    /// workers).
-    pub async fn login_secrets(&self, user: &str) -> Result<Option<Arc<RoleDef>>> {
-        self.login_role(user).await
-    }
-
     /// Records a successful login.
     pub async fn succeeded(&self, user: &str, origin: &Origin) -> Result<()> {
         self.throttle.lock().expect("throttle lock").clear(user, &origin.host);
@@ -155,8 +148,10 @@ impl Authenticator {
         }
     }
 
-    /// The role `user` if it may log in with a password.
-    async fn login_role(&self, user: &str) -> Result<Option<Arc<RoleDef>>> {
+    /// The role `user` if it may log in with a password (the HTTP login
+    /// checks the password against its Argon2id hash itself, off the async
+    /// workers).
+    pub async fn login_role(&self, user: &str) -> Result<Option<Arc<RoleDef>>> {
         Ok(self.db.role(user).await?.filter(|role| role.login && role.password.is_some()))
     }
 }

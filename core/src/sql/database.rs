@@ -10,8 +10,6 @@ use crate::Result;
 use crate::env::Env;
 use crate::sql::catalog::{Catalog, Schema};
 use crate::sql::changes::TableChanges;
-use crate::sql::exec::ExecContext;
-use crate::sql::functions::FunctionContext;
 use crate::sql::parse_cache::ParseCache;
 use crate::sql::privileges::{self, Privilege};
 use crate::sql::roles::{self, RoleDef};
@@ -91,20 +89,15 @@ impl Database {
         if !schema.roles.is_empty() {
             return Ok(false);
         }
-        let txn = self.engine.begin(IsolationLevel::Serializable).await?;
-        let mut ctx = ExecContext::new(self.clone(), txn, Vec::new(), FunctionContext::fixed(0));
-        let created = roles::bootstrap(&schema, password, &mut ctx).await;
-        let ExecContext { txn, .. } = ctx;
-        let created = match created {
-            Ok(created) => created,
-            Err(e) => {
-                let _ = txn.rollback().await;
-                return Err(e);
-            }
-        };
+        let role = roles::bootstrap_superuser(password, self.env.random.as_ref())?;
+        let mut txn = self.engine.begin(IsolationLevel::Serializable).await?;
+        if let Err(e) = self.catalog.put_role(&mut txn, &role).await {
+            let _ = txn.rollback().await;
+            return Err(e);
+        }
         txn.commit().await?;
         self.catalog.invalidate();
-        Ok(created)
+        Ok(true)
     }
 
     /// Fails with 42501 unless role `user` (`None`: the owner) holds

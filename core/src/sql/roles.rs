@@ -16,7 +16,6 @@
 //! every session as the role that logged in.
 
 use std::num::NonZeroU32;
-use std::sync::Arc;
 
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use serde::{Deserialize, Serialize};
@@ -73,14 +72,31 @@ impl PasswordSecrets {
         if password.is_empty() || password.len() > MAX_PASSWORD_BYTES {
             return Err(Error::sql("22023", format!("a password must be 1 to {MAX_PASSWORD_BYTES} bytes long")));
         }
-        let mut salt = [0u8; SALT_BYTES];
-        random.fill(&mut salt);
+        let mut argon2_salt = [0u8; SALT_BYTES];
+        random.fill(&mut argon2_salt);
+        let mut scram_salt = [0u8; SALT_BYTES];
+        random.fill(&mut scram_salt);
+        Self::derive_salted(password, &argon2_salt, &scram_salt)
+    }
+
+    fn derive_salted(password: &str, argon2_salt: &[u8], scram_salt: &[u8]) -> Result<PasswordSecrets> {
         let hash = argon2::Argon2::default()
-            .hash_password_with_salt(password.as_bytes(), &salt)
+            .hash_password_with_salt(password.as_bytes(), argon2_salt)
             .map_err(|e| Error::Corrupt(format!("argon2id hashing failed: {e}")))?;
-        random.fill(&mut salt);
-        let scram = ScramVerifier::derive(password.as_bytes(), &salt, SCRAM_ITERATIONS);
+        let scram = ScramVerifier::derive(password.as_bytes(), scram_salt, SCRAM_ITERATIONS);
         Ok(PasswordSecrets { argon2id: hash.to_string(), scram })
+    }
+
+    /// Secrets no login matches (of a password longer than any accepted),
+    /// checked against when a role does not exist so that its logins take
+    /// as long as real ones and timing does not tell which roles exist.
+    pub fn unmatchable() -> &'static PasswordSecrets {
+        static SECRETS: std::sync::OnceLock<PasswordSecrets> = std::sync::OnceLock::new();
+        SECRETS.get_or_init(|| {
+            let password = "x".repeat(MAX_PASSWORD_BYTES + 1);
+            Self::derive_salted(&password, b"rustydb-unmatchable", b"rustydb-unmatchable")
+                .expect("argon2id hashes a fixed input")
+        })
     }
 
     /// Whether `password` is the one these secrets were derived from.
@@ -367,24 +383,14 @@ pub fn parse_create_user(sql: &str) -> Option<Result<Vec<ast::Statement>>> {
     Some(Ok(statements))
 }
 
-/// Creates the bootstrap superuser with `password` if `schema` has no roles.
-pub async fn bootstrap(schema: &Schema, password: &str, ctx: &mut ExecContext) -> Result<bool> {
-    if !schema.roles.is_empty() {
-        return Ok(false);
-    }
-    let role = RoleDef {
+/// The bootstrap superuser, with `password`.
+pub fn bootstrap_superuser(password: &str, random: &dyn Random) -> Result<RoleDef> {
+    Ok(RoleDef {
         name: BOOTSTRAP_SUPERUSER.into(),
         superuser: true,
         login: true,
-        password: Some(PasswordSecrets::derive(password, ctx.db.env.random.as_ref())?),
-    };
-    ctx.db.catalog.put_role(&mut ctx.txn, &role).await?;
-    Ok(true)
-}
-
-/// The roles of `schema`, for listings.
-pub fn roles(schema: &Schema) -> Vec<Arc<RoleDef>> {
-    schema.roles.values().cloned().collect()
+        password: Some(PasswordSecrets::derive(password, random)?),
+    })
 }
 
 #[cfg(test)]
@@ -425,6 +431,9 @@ mod tests {
         assert!(secrets.verify("correct horse"));
         assert!(!secrets.verify("correct horsE"));
         assert!(PasswordSecrets::derive("", &random).is_err());
+        let unmatchable = PasswordSecrets::unmatchable();
+        assert!(unmatchable.argon2id.starts_with("$argon2id$"), "a real hash, so checking it takes real time");
+        assert!(!unmatchable.verify("") && !unmatchable.verify("x"));
     }
 
     struct TestRandom(std::sync::Mutex<crate::env::SplitMix64>);

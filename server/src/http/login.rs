@@ -14,7 +14,7 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use axum::Json;
@@ -109,15 +109,11 @@ pub async fn login(
     let origin = Origin { host: peer.ip().to_string(), via: "http" };
     let auth = &state.auth;
     auth.admit(&request.user, &origin).await?;
-    let secrets = auth.login_secrets(&request.user).await?.and_then(|role| role.password.clone());
+    let secrets = auth.login_role(&request.user).await?.and_then(|role| role.password.clone());
     let password = request.password;
     let matches = tokio::task::spawn_blocking(move || match secrets {
         Some(secrets) => secrets.verify(&password),
-        None => {
-            // As long as a real check, so timing does not tell which roles exist.
-            let _ = dummy_secrets().verify(&password);
-            false
-        }
+        None => PasswordSecrets::unmatchable().verify(&password),
     })
     .await
     .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "XX000", e.to_string()))?;
@@ -173,24 +169,6 @@ fn new_token(state: &HttpState) -> String {
 
 fn unauthorized(message: &str) -> ApiError {
     ApiError::new(StatusCode::UNAUTHORIZED, "28000", message)
-}
-
-/// Secrets of a password nobody has, for logins of unknown roles.
-fn dummy_secrets() -> &'static PasswordSecrets {
-    static DUMMY: OnceLock<PasswordSecrets> = OnceLock::new();
-    DUMMY.get_or_init(|| {
-        let hash = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$\
-                    0000000000000000000000000000000000000000000";
-        PasswordSecrets {
-            argon2id: hash.to_string(),
-            scram: rustydb_core::sql::roles::ScramVerifier::derive(b"", b"salt", 1),
-        }
-    })
-}
-
-/// The shared token store, created with the HTTP state.
-pub fn tokens() -> Arc<Tokens> {
-    Arc::new(Tokens::default())
 }
 
 #[cfg(test)]
