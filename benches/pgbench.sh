@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # pgbench against RustyDB's server and PostgreSQL 15, same machine, same
-# run: `pgbench -i -s SCALE` on each, then the default TPC-B-like script for
-# PGBENCH_SECONDS at 1, 4 and 16 clients. PostgreSQL runs from Debian's
+# run: `pgbench -i -s SCALE` on each and a CHECKPOINT (so neither engine
+# is still writing back the load while the first runs are timed), then the
+# default TPC-B-like script for PGBENCH_SECONDS at 1, 4 and 16 clients. PostgreSQL runs from Debian's
 # packages on a fresh cluster on loopback with its default durability
 # (fsync on, synchronous_commit on); RustyDB forces its WAL at every commit.
 # Prints tps per engine and the ratio RustyDB / PostgreSQL.
@@ -62,6 +63,7 @@ for engine in rustydb postgresql; do
     pgbench -h 127.0.0.1 -p "${port[$engine]}" -U "${user[$engine]}" -i -s "$scale" "${db[$engine]}" \
         >"$work/init-$engine.log" 2>&1 || { cat "$work/init-$engine.log"; exit 1; }
     echo "pgbench -i -s $scale on $engine: $(tail -1 "$work/init-$engine.log")"
+    psql -h 127.0.0.1 -p "${port[$engine]}" -U "${user[$engine]}" -qc CHECKPOINT "${db[$engine]}"
 done
 
 echo

@@ -137,6 +137,8 @@ async fn only_superusers_manage_roles_and_the_bootstrap_superuser_stays() {
     let secrets = role.password.as_ref().unwrap();
     assert!(secrets.verify("second") && !secrets.verify("first"));
     assert!(!role.superuser && role.login);
+    assert_eq!(fails(&mut erin, "CHECKPOINT").await, "42501", "CHECKPOINT is for superusers");
+    ok(&mut admin, "CHECKPOINT").await;
 
     assert_eq!(fails(&mut admin, "DROP ROLE rustydb").await, "42501");
     assert_eq!(fails(&mut admin, "ALTER ROLE rustydb NOSUPERUSER").await, "42501");

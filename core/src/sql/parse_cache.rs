@@ -100,7 +100,7 @@ fn shape_of(parsed: &[ParsedStatement], found: &[Found]) -> Option<Shape> {
     for statement in parsed {
         match statement {
             ParsedStatement::Sql(statement) => statements.push(ast::Statement::clone(statement)),
-            ParsedStatement::Vacuum(_) => return None,
+            ParsedStatement::Vacuum(_) | ParsedStatement::Checkpoint => return None,
         }
     }
     let mut slots = Vec::new();
@@ -250,6 +250,7 @@ mod tests {
             .map(|s| match s {
                 ParsedStatement::Sql(s) => s.to_string(),
                 ParsedStatement::Vacuum(v) => format!("{v:?}"),
+                ParsedStatement::Checkpoint => "CHECKPOINT".into(),
             })
             .collect()
     }

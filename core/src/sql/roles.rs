@@ -194,7 +194,7 @@ impl Actor {
         }
     }
 
-    fn require_superuser(&self, what: &str) -> Result<()> {
+    pub(crate) fn require_superuser(&self, what: &str) -> Result<()> {
         if self.superuser { Ok(()) } else { Err(permission_denied(what)) }
     }
 }

@@ -3,7 +3,8 @@
 //!
 //! sqlparser reads `VACUUM ANALYZE t` as a vacuum of a table named
 //! `analyze` followed by garbage, so VACUUM is recognised here, from the
-//! tokens, and everything else goes to sqlparser unchanged. Statement
+//! tokens, as is PostgreSQL's `CHECKPOINT`, which sqlparser does not know;
+//! everything else goes to sqlparser unchanged. Statement
 //! boundaries are the top-level semicolons of the token stream, so a
 //! semicolon inside a string or a dollar-quoted body never splits.
 
@@ -20,6 +21,8 @@ use crate::{Error, Result};
 pub enum ParsedStatement {
     Sql(Box<ast::Statement>),
     Vacuum(VacuumCommand),
+    /// `CHECKPOINT`: write every dirty page and start recovery from here.
+    Checkpoint,
 }
 
 /// `VACUUM [FULL] [FREEZE] [VERBOSE] [ANALYZE] [table [, …]]` and the
@@ -43,7 +46,7 @@ impl ParsedStatement {
     pub fn copy_direction(&self) -> Option<CopyDirection> {
         match self {
             ParsedStatement::Sql(statement) => copy_direction(statement),
-            ParsedStatement::Vacuum(_) => None,
+            ParsedStatement::Vacuum(_) | ParsedStatement::Checkpoint => None,
         }
     }
 }
@@ -62,16 +65,21 @@ pub(crate) fn copy_direction(statement: &ast::Statement) -> Option<CopyDirection
 /// Parses every statement of `sql`.
 pub fn parse_script(sql: &str) -> Result<Vec<ParsedStatement>> {
     // Tokenizing twice costs every statement; only text that may hold the
-    // two keywords takes the token path.
-    let may_need_tokens =
-        sql.as_bytes().windows(4).any(|w| w.eq_ignore_ascii_case(b"copy") || w.eq_ignore_ascii_case(b"vacu"));
+    // keywords takes the token path.
+    let may_need_tokens = sql
+        .as_bytes()
+        .windows(4)
+        .any(|w| w.eq_ignore_ascii_case(b"copy") || w.eq_ignore_ascii_case(b"vacu") || w.eq_ignore_ascii_case(b"chec"));
     if !may_need_tokens {
         return Ok(parse(sql)?.into_iter().map(|s| ParsedStatement::Sql(Box::new(s))).collect());
     }
     let tokens = Tokenizer::new(&PostgreSqlDialect {}, sql)
         .tokenize_with_location()
         .map_err(|e| Error::sql("42601", format!("syntax error: {e}")))?;
-    if !tokens.iter().any(|t| is_keyword(&t.token, Keyword::VACUUM) || is_keyword(&t.token, Keyword::COPY)) {
+    let special = |t: &TokenWithSpan| {
+        is_keyword(&t.token, Keyword::VACUUM) || is_keyword(&t.token, Keyword::COPY) || is_checkpoint(&t.token)
+    };
+    if !tokens.iter().any(special) {
         return Ok(parse(sql)?.into_iter().map(|s| ParsedStatement::Sql(Box::new(s))).collect());
     }
     let offsets = LineOffsets::new(sql);
@@ -88,6 +96,12 @@ pub fn parse_script(sql: &str) -> Result<Vec<ParsedStatement>> {
             Some(first) if is_keyword(&first.token, Keyword::VACUUM) => {
                 let words: Vec<&Token> = words[1..].iter().map(|t| &t.token).collect();
                 out.push(ParsedStatement::Vacuum(vacuum(&words)?));
+            }
+            Some(first) if is_checkpoint(&first.token) => {
+                if let Some(extra) = words.get(1) {
+                    return Err(Error::sql("42601", format!("syntax error at or near \"{}\"", extra.token)));
+                }
+                out.push(ParsedStatement::Checkpoint);
             }
             Some(first) => {
                 let text = if is_keyword(&first.token, Keyword::COPY) {
@@ -151,6 +165,11 @@ fn spell_copy_booleans(sql: &str, words: &[&TokenWithSpan], offsets: &LineOffset
 
 fn is_keyword(token: &Token, keyword: Keyword) -> bool {
     matches!(token, Token::Word(w) if w.keyword == keyword && w.quote_style.is_none())
+}
+
+/// sqlparser has no CHECKPOINT keyword; an unquoted word spelled so is one.
+fn is_checkpoint(token: &Token) -> bool {
+    matches!(token, Token::Word(w) if w.quote_style.is_none() && w.value.eq_ignore_ascii_case("checkpoint"))
 }
 
 fn vacuum(words: &[&Token]) -> Result<VacuumCommand> {
@@ -231,6 +250,18 @@ mod tests {
         assert!(vacuum_of("vacuum full").full);
         assert!(parse_script("vacuum (bogus) t").is_err());
         assert!(parse_script("vacuum t u").is_err());
+    }
+
+    #[test]
+    fn checkpoint_is_a_statement_of_its_own() {
+        let parsed = parse_script("select 1; checkpoint ; CHECKPOINT").unwrap();
+        assert!(matches!(
+            parsed[..],
+            [ParsedStatement::Sql(_), ParsedStatement::Checkpoint, ParsedStatement::Checkpoint]
+        ));
+        assert!(parse_script("CHECKPOINT now").is_err());
+        // A column of that name is still a column.
+        assert!(matches!(parse_script("SELECT checkpoint FROM t").unwrap()[..], [ParsedStatement::Sql(_)]));
     }
 
     #[test]

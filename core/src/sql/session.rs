@@ -253,6 +253,7 @@ impl Session {
         match statement {
             ParsedStatement::Sql(statement) => self.run_statement(statement, params, None).await,
             ParsedStatement::Vacuum(command) => self.vacuum(command).await,
+            ParsedStatement::Checkpoint => self.checkpoint().await,
         }
     }
 
@@ -302,6 +303,16 @@ impl Session {
             }
         }
         Ok(QueryResult::command("VACUUM"))
+    }
+
+    /// CHECKPOINT (superusers only, as in PostgreSQL): writes every dirty
+    /// page back and syncs, so recovery starts from here and the log before
+    /// it can be recycled. Useful after a bulk load, before measuring.
+    async fn checkpoint(&mut self) -> Result<QueryResult> {
+        let schema = self.schema_outside_txn().await?;
+        Actor::of(self.user.as_deref(), &schema)?.require_superuser("CHECKPOINT")?;
+        self.db.engine.store().checkpoint().await?;
+        Ok(QueryResult::command("CHECKPOINT"))
     }
 
     /// Runs one statement with `$n` parameters.
