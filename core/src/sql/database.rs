@@ -40,7 +40,7 @@ impl Database {
     pub async fn open(env: &Env, config: DatabaseConfig) -> Result<Arc<Database>> {
         let engine = TxnEngine::open(env, config.txn).await?;
         let catalog = Catalog::open(&engine).await?;
-        let sequences = Sequences::open(&engine).await?;
+        let sequences = Sequences::open(env, &engine).await?;
         Ok(Arc::new(Database {
             env: env.clone(),
             engine,
