@@ -2,7 +2,9 @@
 //! raw sockets: simple and extended queries, typed parameters and binary
 //! results, errors with SQLSTATEs, transactions, COPY both ways, portals
 //! fetched in pieces, cancel requests, and malformed input; SCRAM-SHA-256
-//! logins, the failed-login throttle, privileges and the audit log.
+//! logins, the failed-login throttle, privileges and the audit log; TLS.
+//! The test server always has a certificate (`tests/data/tls`): clients that
+//! do not ask for TLS never notice.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,6 +18,8 @@ use rustydb_server::auth::{AuthMethod, Authenticator};
 
 /// The bootstrap superuser's password in these tests.
 const PASSWORD: &str = "wire-test-password";
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_postgres::{Client, NoTls, SimpleQueryMessage};
 
@@ -44,7 +48,8 @@ impl Server {
             let stop = async move {
                 let _ = stopped.await;
             };
-            rustydb_server::postgres::serve(env, db, Box::new(listener), registry, auth, stop).await.unwrap();
+            let tls = Some(test_tls_config());
+            rustydb_server::postgres::serve(env, db, Box::new(listener), registry, auth, tls, stop).await.unwrap();
         });
         Server { port, dir, stop: Some(stop), task: Some(task) }
     }
@@ -84,6 +89,81 @@ impl Drop for Server {
 
 fn sqlstate(e: &tokio_postgres::Error) -> String {
     e.code().map(|c| c.code().to_string()).unwrap_or_else(|| format!("no SQLSTATE: {e}"))
+}
+
+fn tls_file(name: &str) -> Vec<u8> {
+    std::fs::read(format!("{}/tests/data/tls/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+}
+
+fn test_tls_config() -> Arc<rustls::ServerConfig> {
+    rustydb_server::postgres::tls::server_config(&tls_file("server.crt"), &tls_file("server.key")).unwrap()
+}
+
+/// Sends an SSLRequest on a fresh socket and returns the one-byte answer.
+async fn ssl_request(port: u16) -> (tokio::net::TcpStream, u8) {
+    let mut socket = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    socket.write_all(&[0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f]).await.unwrap();
+    let mut answer = [0u8; 1];
+    socket.read_exact(&mut answer).await.unwrap();
+    (socket, answer[0])
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_carries_a_whole_session_when_the_client_asks() {
+    let server = Server::start("tls").await;
+    let (socket, answer) = ssl_request(server.port).await;
+    assert_eq!(answer, b'S');
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(CertificateDer::from_pem_slice(&tls_file("ca.crt")).unwrap()).unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let client_config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(client_config));
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let tls = connector.connect(name, socket).await.expect("the handshake verifies against the test CA");
+    let config: tokio_postgres::Config =
+        format!("user=rustydb password={PASSWORD} dbname=rustydb sslmode=disable").parse().unwrap();
+    // Already encrypted: the driver runs startup, SCRAM and queries through it.
+    let (client, connection) = config.connect_raw(tls, NoTls).await.unwrap();
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    client.batch_execute("CREATE TABLE secret (id INT PRIMARY KEY, v TEXT)").await.unwrap();
+    let chunk = "x".repeat(900);
+    for id in 0..40 {
+        client.execute("INSERT INTO secret VALUES ($1, $2)", &[&id, &chunk]).await.unwrap();
+    }
+    // More than one TLS record (16 KiB) each way.
+    let rows = client.query("SELECT v FROM secret ORDER BY id", &[]).await.unwrap();
+    assert_eq!(rows.iter().map(|r| r.get::<_, String>(0).len()).sum::<usize>(), 36_000);
+    let long = "y".repeat(50_000);
+    let row = client.query_one(&format!("SELECT length('{long}')"), &[]).await.unwrap();
+    assert_eq!(row.get::<_, i32>(0), 50_000);
+    drop(client);
+
+    // Plaintext sent before the handshake is refused, not read as if encrypted.
+    let mut socket = tokio::net::TcpStream::connect(("127.0.0.1", server.port)).await.unwrap();
+    let mut pipelined = vec![0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f];
+    pipelined.extend_from_slice(&[0, 0, 0, 8, 0, 3, 0, 0]);
+    socket.write_all(&pipelined).await.unwrap();
+    let mut reply = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), socket.read_to_end(&mut reply)).await;
+    assert_eq!(reply.first(), Some(&b'E'), "an error, not `S`, after pipelined plaintext: {reply:?}");
+    assert!(String::from_utf8_lossy(&reply).contains("unencrypted data after SSL request"), "{reply:?}");
+
+    // A client that speaks something else after `S` just loses its connection.
+    let (mut socket, answer) = ssl_request(server.port).await;
+    assert_eq!(answer, b'S');
+    socket.write_all(b"GET / HTTP/1.1\r\n\r\n").await.unwrap();
+    let mut rest = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), socket.read_to_end(&mut rest)).await;
+    let client = server.connect().await;
+    client.simple_query("SELECT 1").await.expect("the server carries on");
+    drop(client);
+    server.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

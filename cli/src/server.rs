@@ -35,9 +35,15 @@ pub struct ServerArgs {
     /// HTTP address [default: 127.0.0.1:8080]
     #[arg(long)]
     http_addr: Option<String>,
-    /// A TOML file with any of: data, pg_addr, http_addr, log, buffer_pool_mib, auth
+    /// A TOML file with any of: data, pg_addr, http_addr, log, buffer_pool_mib, auth, tls_cert, tls_key
     #[arg(long)]
     config: Option<PathBuf>,
+    /// PEM certificate chain: clients asking for TLS on the PostgreSQL protocol get it (with --tls-key)
+    #[arg(long)]
+    tls_cert: Option<String>,
+    /// PEM private key of --tls-cert
+    #[arg(long)]
+    tls_key: Option<String>,
     /// Log filter (tracing syntax) [default: info]
     #[arg(long)]
     log: Option<String>,
@@ -85,14 +91,29 @@ fn resolve(args: ServerArgs) -> Result<ServerConfig, String> {
             config.set(setting, value)?;
         }
     }
-    for (setting, value) in
-        [("data", args.data), ("pg_addr", args.pg_addr), ("http_addr", args.http_addr), ("log", args.log)]
-    {
+    let flags = [
+        ("data", args.data),
+        ("pg_addr", args.pg_addr),
+        ("http_addr", args.http_addr),
+        ("log", args.log),
+        ("tls_cert", args.tls_cert),
+        ("tls_key", args.tls_key),
+    ];
+    for (setting, value) in flags {
         if let Some(value) = value {
             config.set(setting, value)?;
         }
     }
     Ok(config)
+}
+
+/// The wire protocol's TLS settings from the configured PEM files.
+fn load_tls(config: &ServerConfig) -> Result<rustydb_server::postgres::TlsConfig, String> {
+    let Some((cert, key)) = config.tls_files()? else { return Ok(None) };
+    let read = |path: &str| std::fs::read(path).map_err(|e| format!("{path}: {e}"));
+    let tls = rustydb_server::postgres::tls::server_config(&read(cert)?, &read(key)?)?;
+    tracing::info!(cert, "TLS available on the PostgreSQL protocol");
+    Ok(Some(tls))
 }
 
 fn is_loopback(host: &str) -> bool {
@@ -110,6 +131,7 @@ fn checked_addr(flag: &str, addr: &str, why: Option<&str>) -> Result<(String, u1
 
 async fn serve(config: ServerConfig) -> Result<(), String> {
     let method = config.auth_method()?;
+    let tls = load_tls(&config)?;
     let pg_guard = (method == AuthMethod::Trust).then_some("auth = \"trust\" lets anyone in as anyone");
     let (host, port) = checked_addr("--pg-addr", &config.pg_addr, pg_guard)?;
     let http_guard = pg_guard;
@@ -142,7 +164,7 @@ async fn serve(config: ServerConfig) -> Result<(), String> {
     let stop = shutdown_signal().shared();
     let http_state = HttpState::new(&env, db.clone(), registry.clone(), auth.clone());
     let http = tokio::spawn(rustydb_server::http::serve(http_listener, http_state, stop.clone()));
-    rustydb_server::postgres::serve(env.clone(), db.clone(), Box::new(listener), registry, auth, stop)
+    rustydb_server::postgres::serve(env.clone(), db.clone(), Box::new(listener), registry, auth, tls, stop)
         .await
         .map_err(|e| e.to_string())?;
     match tokio::time::timeout(HTTP_SHUTDOWN_GRACE, http).await {

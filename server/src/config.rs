@@ -21,6 +21,11 @@ pub struct ServerConfig {
     /// How clients authenticate: "scram-sha-256" (passwords; the default)
     /// or "trust" (anyone is whoever they claim; loopback only).
     pub auth: String,
+    /// A PEM certificate chain for TLS on the PostgreSQL protocol; with
+    /// `tls_key`, clients that ask for TLS get it. Empty: no TLS.
+    pub tls_cert: String,
+    /// The PEM private key of `tls_cert`.
+    pub tls_key: String,
 }
 
 /// The buffer pool sizes the server accepts, in MiB.
@@ -35,6 +40,8 @@ impl Default for ServerConfig {
             log: "info".into(),
             buffer_pool_mib: 128,
             auth: "scram-sha-256".into(),
+            tls_cert: String::new(),
+            tls_key: String::new(),
         }
     }
 }
@@ -47,6 +54,8 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("RUSTYDB_LOG", "log"),
     ("RUSTYDB_BUFFER_POOL_MIB", "buffer_pool_mib"),
     ("RUSTYDB_AUTH", "auth"),
+    ("RUSTYDB_TLS_CERT", "tls_cert"),
+    ("RUSTYDB_TLS_KEY", "tls_key"),
 ];
 
 impl ServerConfig {
@@ -75,6 +84,16 @@ impl ServerConfig {
         crate::auth::AuthMethod::parse(&self.auth)
     }
 
+    /// The TLS certificate and key files, if TLS is configured; both or
+    /// neither must be set (checked here, as settings arrive one at a time).
+    pub fn tls_files(&self) -> Result<Option<(&str, &str)>, String> {
+        match (self.tls_cert.is_empty(), self.tls_key.is_empty()) {
+            (true, true) => Ok(None),
+            (false, false) => Ok(Some((&self.tls_cert, &self.tls_key))),
+            _ => Err("tls_cert and tls_key go together: set both or neither".into()),
+        }
+    }
+
     /// Buffer pool frames (4 KiB pages) for `buffer_pool_mib`.
     pub fn buffer_pool_frames(&self) -> usize {
         self.buffer_pool_mib as usize * 256
@@ -88,6 +107,8 @@ impl ServerConfig {
             "http_addr" => self.http_addr = value,
             "log" => self.log = value,
             "auth" => self.auth = value,
+            "tls_cert" => self.tls_cert = value,
+            "tls_key" => self.tls_key = value,
             "buffer_pool_mib" => {
                 self.buffer_pool_mib =
                     value.parse().map_err(|_| format!("buffer_pool_mib: {value:?} is not a whole number of MiB"))?;

@@ -6,7 +6,8 @@
 #   2. SIGKILL of the server in the middle of a run, a restart on the same
 #      directory, and pgbench's balance invariant: the account, teller and
 #      branch balances and the history deltas all sum to the same value;
-#   3. `psql -c` against the restarted server;
+#   3. `psql -c` against the restarted server, in plaintext and over TLS
+#      verified against the test CA (tests/data/tls);
 #   4. SIGTERM: the server shuts down cleanly (exit 0) and restarts again.
 # Installs pgbench and psql (Debian's postgresql-client) if missing.
 # Environment: PGBENCH_SECONDS (default 10) for the timed runs.
@@ -35,11 +36,15 @@ export PGHOST=127.0.0.1 PGPORT=$port PGUSER=rustydb PGDATABASE=rustydb
 # The superuser is created with this password on first start; psql and
 # pgbench log in with it (SCRAM-SHA-256).
 export RUSTYDB_SUPERUSER_PASSWORD=pgbench-test-password PGPASSWORD=pgbench-test-password
+# The server offers TLS; the runs below stay in plaintext unless asked.
+export PGSSLMODE=disable
+tls=tests/data/tls
 
 fail() { echo "FAIL: $*"; echo "--- server log"; tail -50 "$work/server.log"; exit 1; }
 
 start_server() {
-    "$bin" server --data "$data" --pg-addr "127.0.0.1:$port" --http-addr "127.0.0.1:0" >>"$work/server.log" 2>&1 &
+    "$bin" server --data "$data" --pg-addr "127.0.0.1:$port" --http-addr "127.0.0.1:0" \
+        --tls-cert "$tls/server.crt" --tls-key "$tls/server.key" >>"$work/server.log" 2>&1 &
     server_pid=$!
     for _ in $(seq 1 100); do
         psql -Atqc "SELECT 1" >/dev/null 2>&1 && return 0
@@ -96,6 +101,11 @@ echo "    accounts=$accounts tellers=$tellers branches=$branches history deltas=
 echo "== psql -c"
 psql -c "SELECT count(*) AS accounts FROM pgbench_accounts" | sed 's/^/    /'
 [ "$(psql -Atc 'SELECT count(*) FROM pgbench_accounts')" = 100000 ] || fail "pgbench_accounts lost rows"
+echo "== psql over TLS (sslmode=verify-full)"
+secure="host=localhost sslmode=verify-full sslrootcert=$tls/ca.crt"
+[ "$(psql "$secure" -Atc 'SELECT count(*) FROM pgbench_accounts')" = 100000 ] || fail "psql over TLS"
+psql "$secure" -c '\conninfo' | grep -q "SSL connection" || fail "psql did not use TLS"
+echo "    verified TLS connection"
 
 echo "== a second server on the same data directory is refused"
 if "$bin" server --data "$data" --pg-addr "127.0.0.1:0" --http-addr "127.0.0.1:0" >"$work/second.log" 2>&1; then

@@ -105,6 +105,8 @@ pub struct Connection {
     origin: Origin,
     /// The role that logged in (set once startup succeeds).
     user: String,
+    /// The server's TLS settings; `None` refuses SSLRequests.
+    tls: super::TlsConfig,
 }
 
 impl Connection {
@@ -114,6 +116,7 @@ impl Connection {
         session: Session,
         registry: Arc<Registry>,
         auth: Arc<Authenticator>,
+        tls: super::TlsConfig,
     ) -> Connection {
         let id = registry.register(session.cancel.clone());
         Connection {
@@ -131,6 +134,7 @@ impl Connection {
             auth,
             origin: Origin { host: peer.host.clone(), via: "pg" },
             user: String::new(),
+            tls,
         }
     }
 
@@ -208,11 +212,7 @@ impl Connection {
                 PgWireFrontendMessage::SslNegotiation(SslNegotiationMetaMessage::None) => {
                     self.decode.awaiting_frontend_ssl = false;
                 }
-                PgWireFrontendMessage::SslNegotiation(_) => {
-                    // No TLS: the client may carry on in plaintext.
-                    self.send(PgWireBackendMessage::SslResponse(SslResponse::Refuse))?;
-                    self.flush().await?;
-                }
+                PgWireFrontendMessage::SslNegotiation(_) => self.negotiate_tls().await?,
                 PgWireFrontendMessage::CancelRequest(cancel) => {
                     self.cancel_other(&cancel);
                     return Ok(Some(Ended::CancelRequest));
@@ -224,6 +224,27 @@ impl Connection {
                 other => return Err(protocol(format!("unexpected {} during startup", message_name(&other)))),
             }
         }
+    }
+
+    /// Answers an SSLRequest: with a certificate configured, `S` and the
+    /// handshake; without, `N` (the client may carry on in plaintext).
+    async fn negotiate_tls(&mut self) -> Result<()> {
+        let Some(config) = self.tls.clone() else {
+            self.send(PgWireBackendMessage::SslResponse(SslResponse::Refuse))?;
+            return self.flush().await;
+        };
+        if !self.input.is_empty() {
+            // Bytes sent before the handshake would be taken as if they came
+            // through it (CVE-2021-23214): refuse them.
+            return Err(protocol("received unencrypted data after SSL request"));
+        }
+        self.send(PgWireBackendMessage::SslResponse(SslResponse::Accept))?;
+        self.flush().await?;
+        let plain = std::mem::replace(&mut self.stream, Box::new(Closed));
+        self.stream = Box::new(super::tls::TlsStream::accept(plain, config).await?);
+        // One negotiation per connection: a second SSLRequest is not one.
+        self.decode.awaiting_frontend_ssl = false;
+        Ok(())
     }
 
     fn cancel_other(&self, cancel: &CancelRequest) {
@@ -814,6 +835,19 @@ fn shutting_down() -> Error {
 /// Ending the connection rolls the transaction back and frees its locks.
 fn idle_in_transaction_timeout() -> Error {
     Error::sql("25P03", "terminating connection due to idle-in-transaction timeout")
+}
+
+/// The stream a connection holds while its socket is being wrapped in TLS.
+struct Closed;
+
+impl Stream for Closed {
+    fn read<'a>(&'a mut self, _: &'a mut [u8]) -> rustydb_core::env::BoxFuture<'a, Result<usize>> {
+        Box::pin(async { Ok(0) })
+    }
+
+    fn write_all<'a>(&'a mut self, _: &'a [u8]) -> rustydb_core::env::BoxFuture<'a, Result<()>> {
+        Box::pin(async { Err(protocol("the connection's socket was lost during the TLS handshake")) })
+    }
 }
 
 fn protocol(message: impl Into<String>) -> Error {

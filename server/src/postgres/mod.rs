@@ -3,6 +3,7 @@
 
 mod connection;
 pub mod scram;
+pub mod tls;
 pub mod types;
 
 use std::sync::Arc;
@@ -23,6 +24,9 @@ use crate::registry::{MAX_CONNECTIONS, Registry};
 /// How long shutdown waits for connections to finish their statements.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
+/// TLS settings for the wire protocol: `None` refuses every SSLRequest.
+pub type TlsConfig = Option<Arc<rustls::ServerConfig>>;
+
 /// Accepts clients on `listener` until `stop` resolves, then cancels running
 /// statements and waits up to [`SHUTDOWN_GRACE`] for connections to end.
 pub async fn serve(
@@ -31,6 +35,7 @@ pub async fn serve(
     listener: Box<dyn Listener>,
     registry: Arc<Registry>,
     auth: Arc<Authenticator>,
+    tls: TlsConfig,
     stop: impl std::future::Future<Output = ()> + Send,
 ) -> Result<()> {
     let mut stop = std::pin::pin!(stop.fuse());
@@ -51,7 +56,7 @@ pub async fn serve(
             env.spawn("pg-refuse", refuse(stream));
             continue;
         }
-        let connection = Connection::new(stream, &peer, db.session(), registry.clone(), auth.clone());
+        let connection = Connection::new(stream, &peer, db.session(), registry.clone(), auth.clone(), tls.clone());
         env.spawn("pg-connection", async move {
             match connection.run().await {
                 Ok(ended) => tracing::debug!(%peer, ?ended, "connection ended"),

@@ -213,7 +213,7 @@ async fn server_main(env: Env, config: DatabaseConfig, shared: SharedState) -> R
     lock(&shared).registry = Some(registry.clone());
     let audit = AuditLog::open(&env).await?;
     let auth = Authenticator::new(&env, db.clone(), AuthMethod::Password, Some(audit));
-    postgres::serve(env.clone(), db, listener, registry, auth, futures::future::pending()).await
+    postgres::serve(env.clone(), db, listener, registry, auth, None, futures::future::pending()).await
 }
 
 async fn setup(session: &mut Session) -> Result<()> {
