@@ -176,6 +176,9 @@ fn text_type(name: &str, args: &[DataType]) -> Option<DataType> {
         }
         ("position" | "strpos", [a, b]) if is_text(a) && is_text(b) => Int32,
         ("starts_with", [a, b]) if is_text(a) && is_text(b) => Bool,
+        ("regexp_like", [a, b]) if is_text(a) && is_text(b) => Bool,
+        ("regexp_like", [a, b, c]) if is_text(a) && is_text(b) && is_text(c) => Bool,
+        ("array_to_string", [DataType::Array(_), sep]) if is_text(sep) => Text,
         ("trim" | "btrim" | "ltrim" | "rtrim", [t]) if is_text(t) => Text,
         ("trim" | "btrim" | "ltrim" | "rtrim", [t, chars]) if is_text(t) && is_text(chars) => Text,
         ("replace", [a, b, c]) if is_text(a) && is_text(b) && is_text(c) => Text,
@@ -577,6 +580,24 @@ fn too_large() -> Error {
 }
 
 /// Functions that measure or search a string.
+/// Whether `s` matches the regular expression `pattern` anywhere (`~`);
+/// flag `i` ignores case (`~*`). The syntax is the regex crate's, which
+/// agrees with PostgreSQL's for the common constructs; no back-references.
+fn regexp_like(s: &Value, pattern: &Value, flags: Option<&Value>) -> Result<Value> {
+    let (s, pattern) = (text_value(s)?, text_value(pattern)?);
+    let mut builder = regex::RegexBuilder::new(pattern);
+    builder.size_limit(1 << 20);
+    for flag in flags.map(text_value).transpose()?.unwrap_or("").chars() {
+        match flag {
+            'i' => builder.case_insensitive(true),
+            'c' => builder.case_insensitive(false),
+            other => return Err(Error::sql("22023", format!("invalid regular expression option: \"{other}\""))),
+        };
+    }
+    let regex = builder.build().map_err(|e| Error::sql("2201B", format!("invalid regular expression: {e}")))?;
+    Ok(Value::Bool(regex.is_match(s)))
+}
+
 fn text_info_call(name: &str, args: &[Value]) -> Option<Result<Value>> {
     let count = |n: usize| Ok(Value::Int(n as i64));
     Some(match (name, args) {
@@ -588,6 +609,12 @@ fn text_info_call(name: &str, args: &[Value]) -> Option<Result<Value>> {
             s.and_then(|s| Ok(Value::Int(position(s, sub?))))
         }
         ("starts_with", [s, prefix]) => text_value(s).and_then(|s| Ok(Value::Bool(s.starts_with(text_value(prefix)?)))),
+        ("regexp_like", [s, pattern]) => regexp_like(s, pattern, None),
+        ("regexp_like", [s, pattern, flags]) => regexp_like(s, pattern, Some(flags)),
+        ("array_to_string", [Value::Array(items), sep]) => text_value(sep).map(|sep| {
+            let parts: Vec<String> = items.iter().filter(|v| !v.is_null()).map(format_value).collect();
+            Value::Text(parts.join(sep))
+        }),
         ("ascii", [s]) => text_value(s).map(|s| Value::Int(s.chars().next().map_or(0, |c| i64::from(u32::from(c))))),
         ("chr", [n]) => int_value(n).and_then(chr).map(|c| Value::Text(c.to_string())),
         ("to_hex", [n]) => int_value(n).map(|n| {

@@ -38,6 +38,7 @@ pub mod script;
 pub mod sequence;
 pub mod session;
 pub mod stats;
+pub mod system_catalog;
 pub mod value;
 
 pub use changes::{TableChange, TableChanges};

@@ -341,6 +341,9 @@ impl Binder<'_> {
                 let ty = l.ty();
                 Ok(Expr::NullIf { left: Box::new(l), right: Box::new(r), ty })
             }
+            "pg_get_userbyid" | "pg_table_is_visible" | "pg_encoding_to_char" => {
+                crate::sql::system_catalog::bind_function(&name, args, self.schema)
+            }
             "nextval" | "currval" | "setval" | "lastval" => {
                 let args = args
                     .into_iter()

@@ -263,6 +263,14 @@ impl Binder<'_> {
             }
             _ => {}
         }
+        if let Some((case_insensitive, negated)) = regex_operator(op) {
+            let mut args = vec![self.bind_expr(left, scope)?, self.bind_expr(right, scope)?];
+            if case_insensitive {
+                args.push(Expr::Literal(crate::sql::value::Value::Text("i".into()), DataType::Text));
+            }
+            let matched = self.make_function("regexp_like", args)?;
+            return Ok(if negated { Expr::Not(Box::new(matched)) } else { matched });
+        }
         let op = binary_op(op)?;
         let l = self.bind_expr(left, scope)?;
         let r = self.bind_expr(right, scope)?;
@@ -577,6 +585,29 @@ fn is_comparison(op: BinaryOp) -> bool {
 }
 
 /// The engine's operator for a parsed one.
+/// For the POSIX regular expression operators (`~`, `~*`, `!~`, `!~*`,
+/// also spelled `OPERATOR(pg_catalog.~)`): (case-insensitive, negated).
+fn regex_operator(op: &ast::BinaryOperator) -> Option<(bool, bool)> {
+    use ast::BinaryOperator as B;
+    match op {
+        B::PGRegexMatch => Some((false, false)),
+        B::PGRegexIMatch => Some((true, false)),
+        B::PGRegexNotMatch => Some((false, true)),
+        B::PGRegexNotIMatch => Some((true, true)),
+        B::PGCustomBinaryOperator(parts) => match parts.as_slice() {
+            [schema, op] if schema == "pg_catalog" => regex_operator(&match op.as_str() {
+                "~" => B::PGRegexMatch,
+                "~*" => B::PGRegexIMatch,
+                "!~" => B::PGRegexNotMatch,
+                "!~*" => B::PGRegexNotIMatch,
+                _ => return None,
+            }),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
 pub fn binary_op(op: &ast::BinaryOperator) -> Result<BinaryOp> {
     use ast::BinaryOperator as B;
     Ok(match op {

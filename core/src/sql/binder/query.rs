@@ -596,6 +596,9 @@ impl<'a> Binder<'a> {
                 return Ok((cte.query.plan.clone(), cte.query.names.clone()));
             }
         }
+        if let Some(relation) = crate::sql::system_catalog::relation(name, self.schema) {
+            return Ok(relation);
+        }
         if let Some(view) = self.schema.views.get(name).cloned() {
             let query = super::super::session::parse_single_query(&view.query)?;
             // A view sees no enclosing query.
