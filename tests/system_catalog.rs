@@ -27,6 +27,26 @@ ORDER BY 1,2;"
     )
 }
 
+/// psql 15's `\di`: indexes with their tables, through `pg_index`.
+const INDEXES: &str = "SELECT n.nspname as \"Schema\",
+  c.relname as \"Name\",
+  CASE c.relkind WHEN 'r' THEN 'table' WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized view' WHEN 'i' THEN 'index' \
+         WHEN 'S' THEN 'sequence' WHEN 't' THEN 'TOAST table' WHEN 'f' THEN 'foreign table' WHEN 'p' THEN 'partitioned table' \
+         WHEN 'I' THEN 'partitioned index' END as \"Type\",
+  pg_catalog.pg_get_userbyid(c.relowner) as \"Owner\",
+ c2.relname as \"Table\"
+FROM pg_catalog.pg_class c
+     LEFT JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+     LEFT JOIN pg_catalog.pg_am am ON am.oid = c.relam
+     LEFT JOIN pg_catalog.pg_index i ON i.indexrelid = c.oid
+     LEFT JOIN pg_catalog.pg_class c2 ON i.indrelid = c2.oid
+WHERE c.relkind IN ('i','I','')
+      AND n.nspname <> 'pg_catalog'
+      AND n.nspname !~ '^pg_toast'
+      AND n.nspname <> 'information_schema'
+  AND pg_catalog.pg_table_is_visible(c.oid)
+ORDER BY 1,2;";
+
 const DATABASES: &str = "SELECT d.datname as \"Name\",
        pg_catalog.pg_get_userbyid(d.datdba) as \"Owner\",
        pg_catalog.pg_encoding_to_char(d.encoding) as \"Encoding\",
@@ -82,8 +102,17 @@ async fn psql_listings_see_the_catalog() {
         "\\dt"
     );
     assert_eq!(query(&mut alice, &listing("'v',''")).await, vec![vec!["public", "owners", "view", "rustydb"]]);
-    let indexes = query(&mut alice, &listing("'i','I',''")).await;
-    assert!(indexes.iter().any(|r| r[1] == "accounts_owner" && r[2] == "index"), "\\di: {indexes:?}");
+    let indexes = query(&mut alice, INDEXES).await;
+    assert!(
+        indexes.contains(&vec![
+            "public".into(),
+            "accounts_owner".into(),
+            "index".into(),
+            "rustydb".into(),
+            "accounts".into()
+        ]),
+        "\\di: {indexes:?}"
+    );
     assert_eq!(query(&mut alice, &listing("'S',''")).await, vec![vec!["public", "ticket", "sequence", "rustydb"]]);
     assert_eq!(
         query(&mut alice, DATABASES).await,

@@ -146,7 +146,15 @@ impl Backend {
     /// `\dt` (no table) or `\d TABLE`.
     async fn describe(&mut self, table: Option<&str>) -> Result<Output, String> {
         let Backend::Embedded { db, .. } = self else {
-            return Err("\\d needs the pg_catalog views, which the server does not have yet; use --data".into());
+            if table.is_some() {
+                return Err(
+                    "\\d TABLE over the wire needs pg_attribute, which the server does not have yet; use --data".into(),
+                );
+            }
+            let sql = "SELECT relname AS \"Name\", 'table' AS \"Type\" FROM pg_catalog.pg_class \
+                       WHERE relkind = 'r' ORDER BY 1";
+            let mut outputs = self.run(sql).await?;
+            return outputs.pop().ok_or_else(|| "no answer to the table listing".to_string());
         };
         let schema = db.schema().await.map_err(|e| e.to_string())?;
         let Some(name) = table else {

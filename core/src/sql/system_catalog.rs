@@ -1,5 +1,5 @@
 //! The `pg_catalog` relations clients read to list what a database holds:
-//! psql's `\dt`, `\dv`, `\di`, `\ds`, `\l` and drivers' introspection.
+//! psql's `\dt`, `\dv`, `\di`, `\ds`, `\dn`, `\l` and drivers' introspection.
 //!
 //! They are not stored: each is built from the [`Schema`] when a statement
 //! names it, as literal rows (a `Values` plan), so they are always exactly as
@@ -13,7 +13,10 @@
 //! which is enough for the join-by-oid queries clients send in one go.
 //!
 //! There is one schema, `public` (oid 2200), plus `pg_catalog` (11); these
-//! relations themselves are not listed in `pg_class`.
+//! relations themselves are not listed in `pg_class`. The relations are
+//! `pg_class`, `pg_namespace`, `pg_index`, `pg_am`, `pg_database` and
+//! `pg_roles` (also as `pg_user`); they shadow user tables of those names, as
+//! `pg_catalog` comes first on PostgreSQL's search path.
 
 use crate::sql::catalog::Schema;
 use crate::sql::expr::Expr;
@@ -41,6 +44,7 @@ pub fn relation(name: &str, schema: &Schema) -> Option<(Plan, Vec<String>)> {
         "pg_am" => access_methods(),
         "pg_database" => databases(),
         "pg_roles" | "pg_user" => roles(schema),
+        "pg_index" => indexes(schema),
         _ => return None,
     };
     let names = columns.iter().map(|(n, _)| (*n).to_string()).collect();
@@ -173,20 +177,8 @@ struct Class<'a> {
     has_index: bool,
 }
 
-fn classes(schema: &Schema) -> (Columns, Rows) {
-    use DataType::{Bool, Float32, Int64, Text};
-    let columns = vec![
-        ("oid", Int64),
-        ("relname", Text),
-        ("relnamespace", Int64),
-        ("relkind", Text),
-        ("relowner", Int64),
-        ("relam", Int64),
-        ("reltuples", Float32),
-        ("relhasindex", Bool),
-        ("relpersistence", Text),
-        ("relispartition", Bool),
-    ];
+/// Every relation of `pg_class` with its oid, in oid order.
+fn relations(schema: &Schema) -> Vec<(i64, Class<'_>)> {
     let mut all: Vec<Class<'_>> = Vec::new();
     for (name, table) in &schema.tables {
         let has_index = schema.indexes.values().any(|i| i.table == *name);
@@ -203,6 +195,57 @@ fn classes(schema: &Schema) -> (Columns, Rows) {
         all.push(Class { name, kind: "S", owner: None, am: 0, has_index: false });
     }
     all.sort_by(|a, b| a.name.cmp(b.name).then(a.kind.cmp(b.kind)));
+    (FIRST_RELATION_OID..).zip(all).collect()
+}
+
+/// `pg_index`: each index's oid, its table's, and what kind it is.
+fn indexes(schema: &Schema) -> (Columns, Rows) {
+    use DataType::{Bool, Int64};
+    let columns = vec![
+        ("indexrelid", Int64),
+        ("indrelid", Int64),
+        ("indnatts", Int64),
+        ("indisunique", Bool),
+        ("indisprimary", Bool),
+        ("indisclustered", Bool),
+        ("indisvalid", Bool),
+    ];
+    let all = relations(schema);
+    let oid_of =
+        |name: &str, kind: &str| all.iter().find(|(_, c)| c.name == name && c.kind == kind).map(|(oid, _)| *oid);
+    let rows = schema
+        .indexes
+        .values()
+        .filter_map(|index| {
+            Some(vec![
+                Value::Int(oid_of(&index.name, "i")?),
+                Value::Int(oid_of(&index.table, "r")?),
+                Value::Int(index.columns.len() as i64),
+                Value::Bool(index.unique),
+                Value::Bool(index.primary),
+                // The primary key is the table's own row order.
+                Value::Bool(index.primary),
+                Value::Bool(true),
+            ])
+        })
+        .collect();
+    (columns, rows)
+}
+
+fn classes(schema: &Schema) -> (Columns, Rows) {
+    use DataType::{Bool, Float32, Int64, Text};
+    let columns = vec![
+        ("oid", Int64),
+        ("relname", Text),
+        ("relnamespace", Int64),
+        ("relkind", Text),
+        ("relowner", Int64),
+        ("relam", Int64),
+        ("reltuples", Float32),
+        ("relhasindex", Bool),
+        ("relpersistence", Text),
+        ("relispartition", Bool),
+    ];
     let owners = role_oids(schema);
     let owner_oid = |owner: Option<&str>| {
         // Embedded sessions create relations without an owner; the bootstrap
@@ -210,10 +253,9 @@ fn classes(schema: &Schema) -> (Columns, Rows) {
         let owner = owner.unwrap_or(BOOTSTRAP_SUPERUSER);
         owners.iter().find(|(_, n)| n == owner).map_or(10, |(oid, _)| *oid)
     };
-    let rows = all
-        .iter()
-        .zip(FIRST_RELATION_OID..)
-        .map(|(class, oid)| {
+    let rows = relations(schema)
+        .into_iter()
+        .map(|(oid, class)| {
             vec![
                 Value::Int(oid),
                 text(class.name),
