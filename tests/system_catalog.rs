@@ -128,6 +128,10 @@ async fn psql_listings_see_the_catalog() {
         query(&mut alice, "SELECT 'abc' !~ 'b', 'abc' OPERATOR(pg_catalog.~) 'b'").await[0],
         ["Bool(false)", "Bool(true)"]
     );
+    // psql's patterns (`\\dt acc*`) compare under the default collation, which is bytewise.
+    let pattern = "SELECT relname FROM pg_class WHERE relkind = 'r' AND relname OPERATOR(pg_catalog.~) '^(acc.*)$' COLLATE pg_catalog.default";
+    assert_eq!(query(&mut alice, pattern).await, vec![vec!["accounts"]]);
+    assert_eq!(alice.execute("SELECT 'a' COLLATE \"de_DE\"").await.unwrap_err().sqlstate(), "0A000");
     let bad = alice.execute("SELECT 'a' ~ '('").await.unwrap_err();
     assert_eq!(bad.sqlstate(), "2201B");
     let roles = query(&mut alice, "SELECT rolname, rolsuper, rolcanlogin FROM pg_roles ORDER BY 1").await;

@@ -25,6 +25,10 @@ impl Binder<'_> {
             ast::Expr::CompoundIdentifier(parts) => self.bind_compound(parts, scope),
             ast::Expr::Value(v) => self.bind_value(&v.value),
             ast::Expr::Nested(inner) => self.bind_expr(inner, scope),
+            ast::Expr::Collate { expr, collation } => {
+                byte_order_collation(collation)?;
+                self.bind_expr(expr, scope)
+            }
             ast::Expr::BinaryOp { left, op, right } => self.bind_binary_ast(left, op, right, scope),
             ast::Expr::UnaryOp { op, expr } => self.bind_unary(*op, expr, scope),
             ast::Expr::IsNull(x) => Ok(Expr::IsNull { expr: Box::new(self.bind_expr(x, scope)?), negated: false }),
@@ -585,6 +589,19 @@ fn is_comparison(op: BinaryOp) -> bool {
 }
 
 /// The engine's operator for a parsed one.
+/// Text compares by bytes (the `C` collation, which `pg_database` reports
+/// as the default), so `COLLATE "C"`, `"POSIX"`, `"ucs_basic"` and
+/// `"default"` (also `pg_catalog.default`, which psql sends) change nothing;
+/// any other collation is not supported.
+fn byte_order_collation(collation: &ast::ObjectName) -> Result<()> {
+    let name = collation.0.last().map(|part| part.to_string().trim_matches('"').to_string()).unwrap_or_default();
+    if matches!(name.as_str(), "C" | "POSIX" | "ucs_basic" | "default") {
+        Ok(())
+    } else {
+        Err(Error::NotSupported(format!("collation {collation} (text compares bytewise, as collation \"C\")")))
+    }
+}
+
 /// For the POSIX regular expression operators (`~`, `~*`, `!~`, `!~*`,
 /// also spelled `OPERATOR(pg_catalog.~)`): (case-insensitive, negated).
 fn regex_operator(op: &ast::BinaryOperator) -> Option<(bool, bool)> {
