@@ -21,6 +21,13 @@ use rustydb_server::config::ENV_VARS;
 use rustydb_server::http::HttpState;
 use rustydb_server::{Registry, ServerConfig};
 
+/// Tasks a busy tokio worker runs between checks for newly readable
+/// sockets (tokio's default is 61). Statements are short, and a connection
+/// whose next message has arrived may hold the row lock others wait for:
+/// noticing it sooner raised pgbench -c 4 by about 8 % on 2 cores
+/// (2,780 against 2,580 tps, four runs each), and -c 16 by about 2 %.
+const EVENT_INTERVAL: u32 = 7;
+
 /// How long shutdown waits for HTTP requests in flight.
 const HTTP_SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
@@ -62,7 +69,9 @@ pub fn run(args: ServerArgs) -> ExitCode {
         tracing_subscriber::EnvFilter::new("info")
     });
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    builder.event_interval(EVENT_INTERVAL);
+    let runtime = match builder.enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("rustydb server: cannot start the runtime: {e}");
