@@ -14,15 +14,21 @@
 //! | value   | tag    | payload                                        |
 //! |---------|--------|------------------------------------------------|
 //! | `Bool`  | `0x10` | 1 byte: `0x00` false, `0x01` true              |
-//! | `Int`   | `0x20` | 8 bytes: big-endian, sign bit flipped          |
+//! | `Int`   | `0x18`–`0x28` | 0–8 bytes, length given by the tag (below) |
 //! | `Float` | `0x30` | 8 bytes: big-endian, transformed (below)       |
 //! | `Text`  | `0x40` | UTF-8 bytes, escaped, then `0x00 0x00`         |
 //! | `Bytes` | `0x50` | the bytes, escaped, then `0x00 0x00`           |
 //! | `Null`  | `0xF0` | none                                           |
 //!
-//! - **Int.** Flipping the sign bit maps `i64::MIN..=i64::MAX` monotonically
-//!   onto `0..=u64::MAX`; big-endian puts the most significant byte first,
-//!   where memcmp looks first. `Int(1)` is `20 80 00 00 00 00 00 00 01`.
+//! - **Int.** The tag says the sign and how many payload bytes follow: zero
+//!   is `0x20` alone; a positive number needing `n` bytes is `0x20 + n` and
+//!   its magnitude big-endian in `n` bytes; a negative one is `0x20 - n` and
+//!   the bitwise complement of its magnitude in `n` bytes. More bytes mean a
+//!   larger magnitude, so the tag orders numbers of different lengths and the
+//!   payload (complemented for negatives) orders those of equal length.
+//!   `Int(1)` is `21 01`, `Int(-1)` is `1F FE`, `Int(256)` is `22 01 00`.
+//!   Small keys, the common case, take two to four bytes rather than nine,
+//!   and have fewer zero bytes for a version key's escape to double.
 //! - **Float.** The IEEE-754 bits of non-negative floats already order as
 //!   unsigned integers, but negative floats order backwards and above them.
 //!   So a float with the sign bit clear gets the sign bit set (moving it above
@@ -104,7 +110,10 @@
 use crate::{Error, Result};
 
 const TAG_BOOL: u8 = 0x10;
+/// Zero; `TAG_INT ± n` for a number of `n` payload bytes (sign by direction).
 const TAG_INT: u8 = 0x20;
+const TAG_INT_SMALLEST: u8 = TAG_INT - 8;
+const TAG_INT_LARGEST: u8 = TAG_INT + 8;
 const TAG_FLOAT: u8 = 0x30;
 const TAG_TEXT: u8 = 0x40;
 const TAG_BYTES: u8 = 0x50;
@@ -217,10 +226,7 @@ fn encode_value(value: &KeyValue, out: &mut Vec<u8>) {
     match value {
         KeyValue::Null => out.push(TAG_NULL),
         KeyValue::Bool(flag) => out.extend_from_slice(&[TAG_BOOL, u8::from(*flag)]),
-        KeyValue::Int(number) => {
-            out.push(TAG_INT);
-            out.extend_from_slice(&encode_int(*number));
-        }
+        KeyValue::Int(number) => encode_int(*number, out),
         KeyValue::Float(number) => {
             out.push(TAG_FLOAT);
             out.extend_from_slice(&encode_float(*number));
@@ -236,12 +242,30 @@ fn encode_value(value: &KeyValue, out: &mut Vec<u8>) {
     }
 }
 
-fn encode_int(number: i64) -> [u8; WORD_BYTES] {
-    (number.cast_unsigned() ^ SIGN_BIT).to_be_bytes()
+fn encode_int(number: i64, out: &mut Vec<u8>) {
+    let magnitude = number.unsigned_abs();
+    let length = WORD_BYTES - (magnitude.leading_zeros() / 8) as usize;
+    let (tag, payload) =
+        if number < 0 { (TAG_INT - length as u8, !magnitude) } else { (TAG_INT + length as u8, magnitude) };
+    out.push(tag);
+    out.extend_from_slice(&payload.to_be_bytes()[WORD_BYTES - length..]);
 }
 
-fn decode_int(word: [u8; WORD_BYTES]) -> i64 {
-    (u64::from_be_bytes(word) ^ SIGN_BIT).cast_signed()
+/// The number an int tag and its payload stand for; `None` unless this is
+/// the one encoding [`encode_int`] gives that number.
+fn decode_int(tag: u8, payload: &[u8]) -> Option<i64> {
+    let bits = payload.iter().fold(0u64, |bits, &byte| (bits << 8) | u64::from(byte));
+    if tag >= TAG_INT {
+        let shortest = payload.first() != Some(&0);
+        return i64::try_from(bits).ok().filter(|_| shortest);
+    }
+    let shortest = payload.first() != Some(&0xFF);
+    let unused_bits = 8 * (WORD_BYTES - payload.len()) as u32;
+    // The negative branch always has a payload, so fewer than 64 bits shift.
+    let magnitude = ((!bits) << unused_bits) >> unused_bits;
+    // i64::MIN's magnitude is 2^63, one past i64::MAX.
+    let number = 0i64.checked_sub_unsigned(magnitude)?;
+    Some(number).filter(|_| shortest)
 }
 
 /// The float that stands for `number` in a key: one zero, one NaN.
@@ -290,7 +314,10 @@ fn decode_value(reader: &mut KeyReader<'_>) -> Result<KeyValue> {
             1 => KeyValue::Bool(true),
             _ => return Err(reader.corrupt("bool byte other than 0 or 1")),
         },
-        TAG_INT => KeyValue::Int(decode_int(reader.word("int")?)),
+        tag @ TAG_INT_SMALLEST..=TAG_INT_LARGEST => {
+            let payload = reader.bytes(usize::from(tag.abs_diff(TAG_INT)), "int")?;
+            KeyValue::Int(decode_int(tag, &payload).ok_or_else(|| reader.corrupt("non-canonical int"))?)
+        }
         TAG_FLOAT => {
             let word = reader.word("float")?;
             KeyValue::Float(decode_float(word).ok_or_else(|| reader.corrupt("non-canonical float (-0.0 or NaN)"))?)
@@ -338,6 +365,15 @@ impl KeyReader<'_> {
         };
         self.position += WORD_BYTES;
         Ok(raw.map(|byte| byte ^ self.mask))
+    }
+
+    fn bytes(&mut self, length: usize, what: &str) -> Result<Vec<u8>> {
+        let remaining = self.bytes.get(self.position..).unwrap_or_default();
+        let Some(raw) = remaining.get(..length) else {
+            return Err(self.corrupt(&format!("truncated {what}")));
+        };
+        self.position += length;
+        Ok(raw.iter().map(|byte| byte ^ self.mask).collect())
     }
 
     /// Reads an escaped payload through its terminator and returns the data.
@@ -550,8 +586,13 @@ mod tests {
 
     #[test]
     fn layout_matches_the_module_docs() {
-        assert_eq!(encoded(&[KeyValue::Int(1)]), [0x20, 0x80, 0, 0, 0, 0, 0, 0, 1]);
-        assert_eq!(encoded(&[KeyValue::Int(-1)]), [0x20, 0x7F, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF]);
+        assert_eq!(encoded(&[KeyValue::Int(0)]), [0x20]);
+        assert_eq!(encoded(&[KeyValue::Int(1)]), [0x21, 0x01]);
+        assert_eq!(encoded(&[KeyValue::Int(-1)]), [0x1F, 0xFE]);
+        assert_eq!(encoded(&[KeyValue::Int(256)]), [0x22, 0x01, 0x00]);
+        assert_eq!(encoded(&[KeyValue::Int(-256)]), [0x1E, 0xFE, 0xFF]);
+        assert_eq!(encoded(&[KeyValue::Int(i64::MAX)]), [0x28, 0x7F, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF]);
+        assert_eq!(encoded(&[KeyValue::Int(i64::MIN)]), [0x18, 0x7F, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF]);
         assert_eq!(encoded(&[KeyValue::Float(1.0)]), [0x30, 0xBF, 0xF0, 0, 0, 0, 0, 0, 0]);
         assert_eq!(encoded(&[KeyValue::Float(f64::NAN)]), [0x30, 0xFF, 0xF8, 0, 0, 0, 0, 0, 0]);
         assert_eq!(encoded(&[text("a\0")]), [0x40, 0x61, 0x00, 0xFF, 0x00, 0x00]);
@@ -581,7 +622,11 @@ mod tests {
         assert_corrupt(&[0x21], &[ASC]);
         assert_corrupt(&[0x10], &[ASC]);
         assert_corrupt(&[0x10, 0x02], &[ASC]);
-        assert_corrupt(&[0x20, 0x80, 0, 0, 0, 0, 0, 0], &[ASC]);
+        assert_corrupt(&[0x22, 0x01], &[ASC]);
+        assert_corrupt(&[0x22, 0x00, 0x01], &[ASC]);
+        assert_corrupt(&[0x1E, 0xFF, 0x01], &[ASC]);
+        assert_corrupt(&[0x28, 0x80, 0, 0, 0, 0, 0, 0, 0], &[ASC]);
+        assert_corrupt(&[0x18, 0x7F, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFE], &[ASC]);
         assert_corrupt(&[0x40, 0x61, 0x00], &[ASC]);
         assert_corrupt(&[0x40, 0x61, 0x00, 0x01], &[ASC]);
         assert_corrupt(&[0x40, 0x61], &[ASC]);

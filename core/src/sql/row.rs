@@ -3,7 +3,10 @@
 //! A table is a versioned table of the transaction engine: the key is the
 //! primary key (or a hidden row id) in the memcomparable encoding of
 //! [`crate::index::key`], so byte order is value order; the row is every
-//! column in a compact tagged encoding ([`encode_row`]). An index entry's key
+//! column in a compact tagged encoding ([`encode_row`]): a tag byte per
+//! value, lengths and integer-like values (INT, DATE, TIME, TIMESTAMP) as
+//! varints ([`crate::storage::varint`]), so a small number takes one or two
+//! bytes rather than eight; floats, NUMERIC, UUID and INTERVAL fixed width. An index entry's key
 //! is the indexed columns followed by the row's key, so equal index values
 //! stay distinct and a range of the index is a range of bytes.
 //!
@@ -13,6 +16,7 @@ use rust_decimal::Decimal;
 
 use crate::index::key::{KeyValue, encode_key};
 use crate::sql::value::{Interval, Value};
+use crate::storage::varint;
 use crate::{Error, Result};
 
 const NULL: u8 = 0;
@@ -41,17 +45,14 @@ pub fn encode_row(row: &[Value], out: &mut Vec<u8>) {
 }
 
 fn put_len(len: usize, out: &mut Vec<u8>) {
-    out.extend_from_slice(&(len as u32).to_le_bytes());
+    varint::put_u64(len as u64, out);
 }
 
 fn encode_value(value: &Value, out: &mut Vec<u8>) {
     match value {
         Value::Null => out.push(NULL),
         Value::Bool(b) => out.push(if *b { TRUE } else { FALSE }),
-        Value::Int(i) => {
-            out.push(INT);
-            out.extend_from_slice(&i.to_le_bytes());
-        }
+        Value::Int(i) => put_i64(INT, *i, out),
         Value::Float(f) => {
             out.push(FLOAT);
             out.extend_from_slice(&f.to_le_bytes());
@@ -62,10 +63,7 @@ fn encode_value(value: &Value, out: &mut Vec<u8>) {
         }
         Value::Text(s) => put_bytes(TEXT, s.as_bytes(), out),
         Value::Bytes(b) => put_bytes(BYTES, b, out),
-        Value::Date(d) => {
-            out.push(DATE);
-            out.extend_from_slice(&d.to_le_bytes());
-        }
+        Value::Date(d) => put_i64(DATE, i64::from(*d), out),
         Value::Time(t) => put_i64(TIME, *t, out),
         Value::Timestamp(t) => put_i64(TIMESTAMP, *t, out),
         Value::TimestampTz(t) => put_i64(TIMESTAMPTZ, *t, out),
@@ -89,7 +87,7 @@ fn encode_value(value: &Value, out: &mut Vec<u8>) {
 
 fn put_i64(tag: u8, v: i64, out: &mut Vec<u8>) {
     out.push(tag);
-    out.extend_from_slice(&v.to_le_bytes());
+    varint::put_i64(v, out);
 }
 
 fn put_bytes(tag: u8, bytes: &[u8], out: &mut Vec<u8>) {
@@ -146,11 +144,18 @@ impl Reader<'_> {
     }
 
     fn len(&mut self) -> Result<usize> {
-        Ok(u32::from_le_bytes(self.array()?) as usize)
+        let rest = &self.bytes[self.pos..];
+        let (len, used) = varint::get_u64(rest).ok_or_else(|| Error::Corrupt("bad length in a stored row".into()))?;
+        self.pos += used;
+        usize::try_from(len).map_err(|_| Error::Corrupt("stored length beyond memory".into()))
     }
 
     fn i64(&mut self) -> Result<i64> {
-        Ok(i64::from_le_bytes(self.array()?))
+        let rest = &self.bytes[self.pos..];
+        let (value, used) =
+            varint::get_i64(rest).ok_or_else(|| Error::Corrupt("bad integer in a stored row".into()))?;
+        self.pos += used;
+        Ok(value)
     }
 
     fn string(&mut self) -> Result<String> {
@@ -181,14 +186,16 @@ impl Reader<'_> {
                 let len = self.len()?;
                 Value::Bytes(self.take(len)?.to_vec())
             }
-            DATE => Value::Date(i32::from_le_bytes(self.array()?)),
+            DATE => {
+                Value::Date(i32::try_from(self.i64()?).map_err(|_| Error::Corrupt("stored date out of range".into()))?)
+            }
             TIME => Value::Time(self.i64()?),
             TIMESTAMP => Value::Timestamp(self.i64()?),
             TIMESTAMPTZ => Value::TimestampTz(self.i64()?),
             INTERVAL => {
                 let months = i32::from_le_bytes(self.array()?);
                 let days = i32::from_le_bytes(self.array()?);
-                Value::Interval(Interval { months, days, micros: self.i64()? })
+                Value::Interval(Interval { months, days, micros: i64::from_le_bytes(self.array()?) })
             }
             UUID => Value::Uuid(u128::from_le_bytes(self.array()?)),
             JSON => Value::Json(self.string()?),

@@ -11,6 +11,7 @@ pub mod heap_page;
 pub mod page;
 pub mod slotted;
 pub mod space_map;
+pub mod varint;
 
 use std::fmt;
 

@@ -4,9 +4,13 @@
 //! its own entry:
 //!
 //! ```text
-//! storage key = escape(user key) ‖ 00 00 ‖ version number (u64, big-endian)
-//! value       = kind (u8: 0 row, 1 tombstone) ‖ creator xid (u64, big-endian) ‖ row bytes
+//! storage key = escape(user key) ‖ 00 00 ‖ version number (ordered varint)
+//! value       = kind (u8: 0 row, 1 tombstone) ‖ creator xid (LEB128) ‖ row bytes
 //! ```
+//!
+//! Both numbers are variable-length ([`crate::storage::varint`]): a row's
+//! first version takes two bytes rather than eight, and a version number's
+//! encoding sorts as the number does.
 //!
 //! The escape (`00` → `00 FF`, then `00 00` as terminator) keeps every key's
 //! versions together and in user-key order: no user key's storage keys can
@@ -19,12 +23,11 @@
 use std::ops::Bound;
 
 use crate::error::{Error, Result};
+use crate::storage::varint;
 use crate::wal::TxnId;
 
-/// Bytes after the escaped user key: the terminator and the version number.
-const SUFFIX_BYTES: usize = 2 + 8;
-/// Bytes before the row in a stored value.
-const HEADER_BYTES: usize = 1 + 8;
+/// Most bytes after the escaped user key: the terminator and the version number.
+const SUFFIX_BYTES: usize = 2 + 9;
 
 const KIND_ROW: u8 = 0;
 const KIND_TOMBSTONE: u8 = 1;
@@ -58,7 +61,7 @@ fn push_escaped(key: &[u8], out: &mut Vec<u8>) {
 pub fn storage_key(key: &[u8], number: u64) -> Vec<u8> {
     let mut out = Vec::with_capacity(key.len() + SUFFIX_BYTES + 2);
     push_escaped(key, &mut out);
-    out.extend_from_slice(&number.to_be_bytes());
+    varint::put_ordered_u64(number, &mut out);
     out
 }
 
@@ -85,13 +88,8 @@ pub fn storage_range(lo: Bound<&[u8]>, hi: Bound<&[u8]>) -> (Bound<Vec<u8>>, Bou
 /// Splits a storage key into the user key and the version number.
 pub fn split_storage_key(stored: &[u8]) -> Result<(Vec<u8>, u64)> {
     let bad = || Error::Corrupt(format!("malformed version key of {} bytes", stored.len()));
-    if stored.len() < SUFFIX_BYTES {
-        return Err(bad());
-    }
-    let (escaped, number) = stored.split_at(stored.len() - 8);
-    let number = u64::from_be_bytes(number.try_into().map_err(|_| bad())?);
-    let mut key = Vec::with_capacity(escaped.len());
-    let mut bytes = escaped.iter();
+    let mut key = Vec::with_capacity(stored.len());
+    let mut bytes = stored.iter();
     while let Some(&byte) = bytes.next() {
         if byte != 0 {
             key.push(byte);
@@ -99,7 +97,13 @@ pub fn split_storage_key(stored: &[u8]) -> Result<(Vec<u8>, u64)> {
         }
         match bytes.next() {
             Some(0xFF) => key.push(0),
-            Some(0) if bytes.as_slice().is_empty() => return Ok((key, number)),
+            Some(0) => {
+                let suffix = bytes.as_slice();
+                return match varint::get_ordered_u64(suffix) {
+                    Some((number, used)) if used == suffix.len() => Ok((key, number)),
+                    _ => Err(bad()),
+                };
+            }
             _ => return Err(bad()),
         }
     }
@@ -108,9 +112,9 @@ pub fn split_storage_key(stored: &[u8]) -> Result<(Vec<u8>, u64)> {
 
 /// The stored value of a version.
 pub fn encode_value(creator: TxnId, row: Option<&[u8]>) -> Vec<u8> {
-    let mut out = Vec::with_capacity(HEADER_BYTES + row.map_or(0, <[u8]>::len));
+    let mut out = Vec::with_capacity(1 + varint::MAX_U64_BYTES + row.map_or(0, <[u8]>::len));
     out.push(if row.is_some() { KIND_ROW } else { KIND_TOMBSTONE });
-    out.extend_from_slice(&creator.0.to_be_bytes());
+    varint::put_u64(creator.0, &mut out);
     if let Some(row) = row {
         out.extend_from_slice(row);
     }
@@ -120,13 +124,15 @@ pub fn encode_value(creator: TxnId, row: Option<&[u8]>) -> Vec<u8> {
 /// Decodes a stored entry into a [`Version`].
 pub fn decode(stored_key: &[u8], value: &[u8]) -> Result<(Vec<u8>, Version)> {
     let (key, number) = split_storage_key(stored_key)?;
-    if value.len() < HEADER_BYTES {
+    let header = value.split_first().and_then(|(&kind, rest)| Some((kind, varint::get_u64(rest)?)));
+    let Some((kind, (creator, used))) = header else {
         return Err(Error::Corrupt(format!("version value of {} bytes", value.len())));
-    }
-    let creator = TxnId(u64::from_be_bytes(value[1..HEADER_BYTES].try_into().expect("8 bytes")));
-    let row = match value[0] {
-        KIND_ROW => Some(value[HEADER_BYTES..].to_vec()),
-        KIND_TOMBSTONE if value.len() == HEADER_BYTES => None,
+    };
+    let creator = TxnId(creator);
+    let row = &value[1 + used..];
+    let row = match kind {
+        KIND_ROW => Some(row.to_vec()),
+        KIND_TOMBSTONE if row.is_empty() => None,
         kind => return Err(Error::Corrupt(format!("version of kind {kind} with {} bytes", value.len()))),
     };
     Ok((key, Version { number, creator, row }))
