@@ -31,7 +31,7 @@ use crate::sql::functions::FunctionContext;
 use crate::sql::ops::BinaryOp;
 use crate::sql::plan::{Access, JoinAlgo, JoinKind, Plan};
 use crate::sql::stats::TableStats;
-use crate::sql::value::Value;
+use crate::sql::value::{DataType, Value};
 
 /// Largest join cluster ordered by dynamic programming.
 pub const DP_LIMIT: usize = 8;
@@ -230,7 +230,9 @@ impl Planner<'_> {
         }
         let selectivity: f64 = conjuncts.iter().map(|c| selectivity(c, &stats)).product();
         let estimate = (stats.rows * selectivity).max(1.0);
-        Plan::Scan { table, access: best.1, filter: Expr::and_all(conjuncts), estimate }
+        let access = best.1;
+        let residual = conjuncts.into_iter().filter(|c| !enforced_by_range(&access, c, &table)).collect();
+        Plan::Scan { table, access, filter: Expr::and_all(residual), estimate }
     }
 
     fn table_stats(&self, table: &TableDef) -> TableStats {
@@ -652,6 +654,46 @@ fn index_access(index: &Arc<IndexDef>, conjuncts: &[Expr], stats: &TableStats) -
     Some((Access::Index { index: index.clone(), eq, lo, hi }, rows.max(1.0)))
 }
 
+/// Whether the index range of `access` already guarantees `conjunct`, so
+/// the scan need not evaluate it on every row: the conjunct is one the range
+/// was built from (see [`index_access`]) and compares an integer or text
+/// column with a literal of the same kind, whose key order is exactly the
+/// SQL order. Anything else (parameters, casts, CHAR's blank padding,
+/// NUMERIC's text keys) stays in the filter.
+fn enforced_by_range(access: &Access, conjunct: &Expr, table: &TableDef) -> bool {
+    let Access::Index { index, eq, lo, hi } = access else { return false };
+    let Some((col, op, value)) = column_comparison(conjunct) else { return false };
+    let exact_type = match (&value, table.columns.get(col).map(|c| &c.data_type)) {
+        (Expr::Literal(Value::Int(_), _), Some(DataType::Int16 | DataType::Int32 | DataType::Int64)) => true,
+        (Expr::Literal(Value::Text(_), _), Some(DataType::Text | DataType::Varchar(_))) => true,
+        _ => false,
+    };
+    if !exact_type {
+        return false;
+    }
+    if op == BinaryOp::Eq {
+        let position = index.columns.iter().position(|&c| c == col);
+        return position.and_then(|p| eq.get(p)).is_some_and(|bound| same_literal(bound, &value));
+    }
+    if index.columns.get(eq.len()) != Some(&col) {
+        return false;
+    }
+    let bound = match op {
+        BinaryOp::Gt | BinaryOp::GtEq => lo.as_ref().filter(|(_, inclusive)| *inclusive == (op == BinaryOp::GtEq)),
+        BinaryOp::Lt | BinaryOp::LtEq => hi.as_ref().filter(|(_, inclusive)| *inclusive == (op == BinaryOp::LtEq)),
+        _ => None,
+    };
+    bound.is_some_and(|(bound, _)| same_literal(bound, &value))
+}
+
+fn same_literal(a: &Expr, b: &Expr) -> bool {
+    match (a, b) {
+        (Expr::Literal(Value::Int(x), _), Expr::Literal(Value::Int(y), _)) => x == y,
+        (Expr::Literal(Value::Text(x), _), Expr::Literal(Value::Text(y), _)) => x == y,
+        _ => false,
+    }
+}
+
 /// The fraction of a column's values within the bounds, from min/max for
 /// integer constants; 1/3 per bound otherwise.
 fn range_fraction(stats: &TableStats, col: usize, lo: Option<&(Expr, bool)>, hi: Option<&(Expr, bool)>) -> f64 {
@@ -812,6 +854,20 @@ mod tests {
         let p = plan("SELECT x FROM a WHERE id > 10 AND id <= 20", &schema, &stats_with(&[(1, 100_000.0)]));
         let text = explain(&p);
         assert!(text.contains("Index Scan using a_pkey") && text.contains("> 10") && text.contains("<= 20"), "{text}");
+    }
+
+    #[test]
+    fn conjuncts_the_index_range_enforces_leave_the_filter() {
+        let schema = schema();
+        let stats = stats_with(&[(1, 100_000.0)]);
+        let p = plan("SELECT x FROM a WHERE id > 10 AND id <= 20", &schema, &stats);
+        assert!(!explain(&p).contains("filter"), "{}", explain(&p));
+        // A second bound on the key, another column, a parameter: rechecked per row.
+        let p = plan("SELECT x FROM a WHERE id > 10 AND id > 15 AND x = 3", &schema, &stats);
+        let text = explain(&p);
+        assert!(text.contains("filter ((#0 > 15) AND (#1 = 3))") && !text.contains("(#0 > 10)"), "{text}");
+        let p = plan("SELECT x FROM a WHERE id = $1", &schema, &stats);
+        assert!(explain(&p).contains("filter (#0 = $1)"), "{}", explain(&p));
     }
 
     #[test]
