@@ -95,8 +95,8 @@ impl TableDef {
     }
 
     /// Every storage key of this table starts with this prefix.
-    pub fn key_prefix(&self) -> [u8; 8] {
-        self.id.to_be_bytes()
+    pub fn key_prefix(&self) -> Vec<u8> {
+        object_key_prefix(self.id)
     }
 
     /// The lock-manager target standing for the whole table: DDL takes it
@@ -134,9 +134,19 @@ impl IndexDef {
 
     /// Every entry key of this index starts with this prefix (the table's
     /// own prefix for a primary key, whose id is the table's).
-    pub fn key_prefix(&self) -> [u8; 8] {
-        self.id.to_be_bytes()
+    pub fn key_prefix(&self) -> Vec<u8> {
+        object_key_prefix(self.id)
     }
+}
+
+/// The key prefix of a table's rows or an index's entries: the object id as
+/// an ordered varint, two bytes for the first 255 ids rather than eight
+/// mostly-zero ones (each of which a version key's escape would double). No
+/// prefix is a prefix of another, so objects' key ranges never interleave.
+fn object_key_prefix(id: u64) -> Vec<u8> {
+    let mut prefix = Vec::with_capacity(9);
+    crate::storage::varint::put_ordered_u64(id, &mut prefix);
+    prefix
 }
 
 /// A view: a stored query.

@@ -543,10 +543,14 @@ async fn drop_index(name: &str, schema: &Arc<Schema>, ctx: &mut ExecContext) -> 
         ));
     }
     let prefix = index.key_prefix();
-    let end = (index.id + 1).to_be_bytes();
+    let end = crate::sql::exec::prefix_successor(&prefix);
     let rows = ctx
         .txn
-        .scan(index.table_id()?, std::ops::Bound::Included(&prefix[..]), std::ops::Bound::Excluded(&end[..]))
+        .scan(
+            index.table_id()?,
+            std::ops::Bound::Included(&prefix[..]),
+            end.as_deref().map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded),
+        )
         .await?;
     for (key, _) in rows {
         ctx.txn.delete(index.table_id()?, &key).await?;
