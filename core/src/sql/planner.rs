@@ -663,11 +663,11 @@ fn index_access(index: &Arc<IndexDef>, conjuncts: &[Expr], stats: &TableStats) -
 fn enforced_by_range(access: &Access, conjunct: &Expr, table: &TableDef) -> bool {
     let Access::Index { index, eq, lo, hi } = access else { return false };
     let Some((col, op, value)) = column_comparison(conjunct) else { return false };
-    let exact_type = match (&value, table.columns.get(col).map(|c| &c.data_type)) {
-        (Expr::Literal(Value::Int(_), _), Some(DataType::Int16 | DataType::Int32 | DataType::Int64)) => true,
-        (Expr::Literal(Value::Text(_), _), Some(DataType::Text | DataType::Varchar(_))) => true,
-        _ => false,
-    };
+    let exact_type = matches!(
+        (&value, table.columns.get(col).map(|c| &c.data_type)),
+        (Expr::Literal(Value::Int(_), _), Some(DataType::Int16 | DataType::Int32 | DataType::Int64))
+            | (Expr::Literal(Value::Text(_), _), Some(DataType::Text | DataType::Varchar(_)))
+    );
     if !exact_type {
         return false;
     }

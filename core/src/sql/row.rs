@@ -107,15 +107,26 @@ pub fn decode_row(bytes: &[u8]) -> Result<Vec<Value>> {
 }
 
 /// Decodes a stored row straight into column builders (one per column),
-/// without building a row of values first: the scan's hot path.
-pub fn decode_row_into(bytes: &[u8], builders: &mut [crate::sql::batch::ColumnBuilder]) -> Result<()> {
+/// without building a row of values first: the scan's hot path. With
+/// `needed`, a column not marked there (or past its end) is skipped over
+/// and pushed as NULL.
+pub fn decode_row_into(
+    bytes: &[u8],
+    builders: &mut [crate::sql::batch::ColumnBuilder],
+    needed: Option<&[bool]>,
+) -> Result<()> {
     let mut reader = Reader { bytes, pos: 0 };
     let len = reader.len()?;
     if len != builders.len() {
         return Err(Error::Corrupt(format!("stored row has {len} columns, the table {}", builders.len())));
     }
-    for builder in builders.iter_mut() {
-        builder.push(reader.value()?);
+    for (column, builder) in builders.iter_mut().enumerate() {
+        if needed.is_none_or(|needed| needed.get(column) == Some(&true)) {
+            builder.push(reader.value()?);
+        } else {
+            reader.skip_value()?;
+            builder.push(Value::Null);
+        }
     }
     if reader.pos != bytes.len() {
         return Err(Error::Corrupt("trailing bytes after a stored row".into()));
@@ -170,6 +181,26 @@ impl Reader<'_> {
             return Err(Error::Corrupt("stored row claims more columns than bytes".into()));
         }
         (0..len).map(|_| self.value()).collect()
+    }
+
+    /// Moves past one value, decoding as little of it as its tag allows.
+    fn skip_value(&mut self) -> Result<()> {
+        match self.bytes.get(self.pos).copied() {
+            Some(NULL | FALSE | TRUE) => self.pos += 1,
+            Some(INT | DATE | TIME | TIMESTAMP | TIMESTAMPTZ) => {
+                self.pos += 1;
+                self.i64()?;
+            }
+            Some(TEXT | BYTES | JSON) => {
+                self.pos += 1;
+                let len = self.len()?;
+                self.take(len)?;
+            }
+            _ => {
+                self.value()?;
+            }
+        }
+        Ok(())
     }
 
     fn value(&mut self) -> Result<Value> {
@@ -251,6 +282,8 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    use crate::sql::value::DataType;
+
     fn value() -> impl Strategy<Value = Value> {
         prop_oneof![
             Just(Value::Null),
@@ -288,6 +321,21 @@ mod tests {
             encode_row(&row, &mut bytes);
             if cut < bytes.len() {
                 prop_assert!(decode_row(&bytes[..cut]).is_err());
+            }
+        }
+
+        #[test]
+        fn skipped_columns_read_as_null_and_the_rest_decode(row in proptest::collection::vec(value(), 1..6), mask in any::<u8>()) {
+            use crate::sql::batch::ColumnBuilder;
+            let mut bytes = Vec::new();
+            encode_row(&row, &mut bytes);
+            let needed: Vec<bool> = (0..row.len()).map(|i| mask & (1 << i) != 0).collect();
+            let mut builders: Vec<ColumnBuilder> = row.iter().map(|_| ColumnBuilder::new(&DataType::Unknown, 1)).collect();
+            decode_row_into(&bytes, &mut builders, Some(&needed)).unwrap();
+            for ((builder, value), wanted) in builders.into_iter().zip(&row).zip(&needed) {
+                let got = builder.finish().get(0);
+                let expected = if *wanted { value.clone() } else { Value::Null };
+                prop_assert_eq!(format!("{got:?}"), format!("{expected:?}"));
             }
         }
 

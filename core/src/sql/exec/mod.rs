@@ -113,14 +113,32 @@ pub type BoxOp = Box<dyn Operator>;
 
 /// Builds the operator tree for `plan`.
 pub fn build(plan: &Plan) -> Result<BoxOp> {
+    build_reading(plan, None)
+}
+
+/// Builds `plan` for a parent that reads only the output columns marked in
+/// `needed` (`None`: all of them). A projection or aggregation reads just
+/// the columns its expressions name, and tells the filters and the scan
+/// below it; the scan then skips decoding the rest, which stay NULL. Other
+/// nodes pass nothing down, so their inputs produce every column.
+fn build_reading(plan: &Plan, needed: Option<Vec<bool>>) -> Result<BoxOp> {
     Ok(match plan {
-        Plan::Scan { .. } => Box::new(scan::ScanOp::new(plan)?),
+        Plan::Scan { filter, .. } => Box::new(scan::ScanOp::new(plan, also_reading(needed, filter.iter()))?),
         Plan::Values { rows, types } => Box::new(sort::ValuesOp::new(rows.clone(), types.clone())),
-        Plan::Filter { input, predicate } => Box::new(FilterOp { input: build(input)?, predicate: predicate.clone() }),
-        Plan::Project { input, exprs } => Box::new(ProjectOp { input: build(input)?, exprs: exprs.clone() }),
+        Plan::Filter { input, predicate } => Box::new(FilterOp {
+            input: build_reading(input, also_reading(needed, std::iter::once(predicate)))?,
+            predicate: predicate.clone(),
+        }),
+        Plan::Project { input, exprs } => Box::new(ProjectOp {
+            input: build_reading(input, also_reading(Some(Vec::new()), exprs))?,
+            exprs: exprs.clone(),
+        }),
         Plan::Join { .. } => join::build(plan)?,
         Plan::Aggregate { input, group_by, aggs } => {
-            Box::new(aggregate::AggregateOp::new(build(input)?, group_by.clone(), aggs.clone()))
+            let agg_exprs =
+                aggs.iter().flat_map(|a| a.args.iter().chain(&a.filter).chain(a.order_by.iter().map(|k| &k.expr)));
+            let needed = also_reading(Some(Vec::new()), group_by.iter().chain(agg_exprs));
+            Box::new(aggregate::AggregateOp::new(build_reading(input, needed)?, group_by.clone(), aggs.clone()))
         }
         Plan::Window { input, calls } => {
             Box::new(window::WindowOp::new(build(input)?, calls.clone(), input.output_types()))
@@ -138,6 +156,29 @@ pub fn build(plan: &Plan) -> Result<BoxOp> {
         }
         Plan::WorkTable { id, .. } => Box::new(sort::WorkTableOp { id: *id, done: false }),
     })
+}
+
+/// `needed` plus the input columns `exprs` read; `None` (every column) if
+/// `needed` is, or if an expression holds a subquery, which may see the
+/// whole input row as its outer row.
+fn also_reading<'a>(needed: Option<Vec<bool>>, exprs: impl IntoIterator<Item = &'a Expr>) -> Option<Vec<bool>> {
+    let mut needed = needed?;
+    let mut columns = Vec::new();
+    for expr in exprs {
+        let mut subquery = false;
+        expr.walk(&mut |e| subquery |= matches!(e, Expr::Subquery(_)));
+        if subquery {
+            return None;
+        }
+        expr.columns_used(&mut columns);
+    }
+    for column in columns {
+        if needed.len() <= column {
+            needed.resize(column + 1, false);
+        }
+        needed[column] = true;
+    }
+    Some(needed)
 }
 
 /// Runs `plan` to completion and returns its batches.

@@ -240,15 +240,17 @@ pub struct ScanOp {
     reader: TableReader,
     filter: Option<Expr>,
     types: Vec<DataType>,
+    /// The columns anything reads (`None`: all); the others are not decoded.
+    needed: Option<Vec<bool>>,
 }
 
 impl ScanOp {
-    pub fn new(plan: &Plan) -> Result<ScanOp> {
+    pub fn new(plan: &Plan, needed: Option<Vec<bool>>) -> Result<ScanOp> {
         let Plan::Scan { table, access, filter, .. } = plan else {
             return Err(Error::Corrupt("ScanOp built from a non-scan node".into()));
         };
         let types = table.columns.iter().map(|c| c.data_type.clone()).collect();
-        Ok(ScanOp { reader: TableReader::new(table.clone(), access.clone()), filter: filter.clone(), types })
+        Ok(ScanOp { reader: TableReader::new(table.clone(), access.clone()), filter: filter.clone(), types, needed })
     }
 }
 
@@ -261,7 +263,7 @@ impl Operator for ScanOp {
                 let mut builders: Vec<ColumnBuilder> =
                     self.types.iter().map(|t| ColumnBuilder::new(t, page.len())).collect();
                 for (_, bytes) in &page {
-                    decode_row_into(bytes, &mut builders)?;
+                    decode_row_into(bytes, &mut builders, self.needed.as_deref())?;
                 }
                 let batch = Batch::new(builders.into_iter().map(ColumnBuilder::finish).collect(), page.len());
                 let batch = match &self.filter {
