@@ -13,6 +13,8 @@
 //!
 //! Each line reads `bench=<name> rustydb=<ops/s> sqlite=<ops/s> ratio=<r>`
 //! (ratio > 1: RustyDB faster). Results are checked equal between engines.
+//! `BENCH_ONLY=point_select,join3` times a subset (the data is loaded and the
+//! results checked all the same).
 //! SQLite runs with WAL and `synchronous=FULL`, as in the other benches.
 
 use std::path::Path;
@@ -30,10 +32,12 @@ use rustydb_core::txn::TxnConfig;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const ROWS: u64 = 1_000_000;
+/// The benches of this binary, in the order they run (`BENCH_ONLY` picks some).
+const BENCHES: [&str; 5] = ["point_select", "range_aggregate", "join3", "group_by", "insert_select"];
 const LOOKUPS: u64 = 20_000;
 
 fn main() -> BenchResult<()> {
-    let config = Config::from_env()?;
+    let config = Config::from_env_for(&BENCHES)?;
     let rows = config.scaled(ROWS, 2_000);
     let lookups = config.scaled(LOOKUPS, 200);
     println!("# sql bench: rows={rows} lookups={lookups} rounds={}", config.rounds);
@@ -54,10 +58,8 @@ fn main() -> BenchResult<()> {
             return Err(format!("{name}: results differ\nrustydb: {ours:?}\nsqlite:  {theirs:?}").into());
         }
     }
-    let mut rounds: Vec<(&str, Rounds)> = ["point_select", "range_aggregate", "join3", "group_by", "insert_select"]
-        .iter()
-        .map(|n| (*n, Rounds::default()))
-        .collect();
+    let mut rounds: Vec<(&str, Rounds)> =
+        BENCHES.iter().filter(|n| config.wants(n)).map(|n| (*n, Rounds::default())).collect();
     for round in 0..config.rounds {
         for (name, r) in rounds.iter_mut() {
             let ours = runtime.block_on(rustydb_bench(&mut session, name, &queries, lookups, round))?;

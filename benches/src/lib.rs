@@ -51,8 +51,14 @@ pub struct Config {
 }
 
 impl Config {
-    /// Reads `BENCH_SCALE` and `BENCH_ONLY`; rejects bad values and unknown names.
+    /// Reads `BENCH_SCALE` and `BENCH_ONLY`; rejects bad values and names
+    /// not in [`BENCHES`].
     pub fn from_env() -> BenchResult<Config> {
+        Config::from_env_for(&BENCHES)
+    }
+
+    /// As [`Config::from_env`], for a bench binary whose selectable names are `names`.
+    pub fn from_env_for(names: &[&str]) -> BenchResult<Config> {
         let scale = match std::env::var("BENCH_SCALE") {
             Ok(text) => text.trim().parse::<f64>().map_err(|err| format!("BENCH_SCALE={text:?}: {err}"))?,
             Err(_) => 1.0,
@@ -68,7 +74,7 @@ impl Config {
             return Err(format!("BENCH_ROUNDS must be 1 to {MAX_ROUNDS}, got {rounds}").into());
         }
         let only = match std::env::var("BENCH_ONLY") {
-            Ok(list) => Some(parse_only(&list)?),
+            Ok(list) => Some(parse_only(&list, names)?),
             Err(_) => None,
         };
         Ok(Config { scale, rounds, only })
@@ -85,11 +91,11 @@ impl Config {
     }
 }
 
-fn parse_only(list: &str) -> BenchResult<Vec<String>> {
+fn parse_only(list: &str, valid: &[&str]) -> BenchResult<Vec<String>> {
     let names: Vec<String> =
         list.split(',').map(str::trim).filter(|name| !name.is_empty()).map(str::to_owned).collect();
-    if let Some(unknown) = names.iter().find(|name| !BENCHES.contains(&name.as_str())) {
-        return Err(format!("BENCH_ONLY: unknown bench {unknown:?}; valid: {}", BENCHES.join(",")).into());
+    if let Some(unknown) = names.iter().find(|name| !valid.contains(&name.as_str())) {
+        return Err(format!("BENCH_ONLY: unknown bench {unknown:?}; valid: {}", valid.join(",")).into());
     }
     Ok(names)
 }

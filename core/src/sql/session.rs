@@ -72,7 +72,8 @@ impl QueryResult {
 #[derive(Debug, Clone)]
 pub struct PreparedStatement {
     pub sql: String,
-    statement: ast::Statement,
+    /// Shared so each execution borrows it instead of cloning the tree.
+    statement: Arc<ast::Statement>,
     /// Parameter types, from the client or inferred.
     pub param_types: Vec<DataType>,
     /// Output columns (empty if the statement returns none).
@@ -340,7 +341,13 @@ impl Session {
             tables: vec![],
         });
         let (param_types, columns) = self.describe(&statement, param_types).await?;
-        Ok(PreparedStatement { sql: sql.to_string(), statement, param_types, columns, cached: None })
+        Ok(PreparedStatement {
+            sql: sql.to_string(),
+            statement: Arc::new(statement),
+            param_types,
+            columns,
+            cached: None,
+        })
     }
 
     /// Runs a prepared statement, reusing its plan while the catalog is unchanged.
@@ -360,7 +367,7 @@ impl Session {
             .zip(prepared.param_types.iter().chain(std::iter::repeat(&DataType::Unknown)))
             .map(|(v, ty)| if *ty == DataType::Unknown { Ok(v.clone()) } else { crate::sql::cast::cast(v.clone(), ty) })
             .collect::<Result<_>>()?;
-        let statement = prepared.statement.clone();
+        let statement = Arc::clone(&prepared.statement);
         self.run_statement(&statement, &params, Some(prepared)).await
     }
 

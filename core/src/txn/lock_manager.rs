@@ -275,9 +275,20 @@ impl LockManager {
         queued.wait(env, granted, mode, timeout).await.map(|()| first)
     }
 
+    /// The shard `target` lives in, for a caller's [`ShardSet`].
+    pub fn shard_index(target: &LockTarget) -> usize {
+        shard_of(target)
+    }
+
     /// Releases every lock `txn` holds and hands them to their waiters.
-    pub fn release_all(&self, txn: TxnId) {
-        for shard in &self.shards {
+    /// `shards` must hold every shard `txn` ever called [`Self::acquire`]
+    /// for; the others are not visited (a short transaction touches one or
+    /// two of the [`SHARDS`], and each visit takes a mutex).
+    pub fn release_all(&self, txn: TxnId, shards: ShardSet) {
+        for (index, shard) in self.shards.iter().enumerate() {
+            if !shards.contains(index) {
+                continue;
+            }
             let mut shard = lock(shard);
             let Some(targets) = shard.held.remove(&txn) else { continue };
             for target in targets {
@@ -432,6 +443,22 @@ fn shard_of(target: &LockTarget) -> usize {
         }
     }
     (hash % SHARDS as u64) as usize
+}
+
+/// A set of lock-table shards: those a transaction has taken locks in.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ShardSet(u32);
+
+const _: () = assert!(SHARDS <= 32, "a ShardSet holds at most 32 shards");
+
+impl ShardSet {
+    pub fn insert(&mut self, shard: usize) {
+        self.0 |= 1 << shard;
+    }
+
+    pub fn contains(&self, shard: usize) -> bool {
+        self.0 & (1 << shard) != 0
+    }
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {

@@ -32,7 +32,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::changes;
-use super::lock_manager::{LockMode, LockTarget};
+use super::lock_manager::{LockManager, LockMode, LockTarget, ShardSet};
 use super::status::{Snapshot, StatusView, XidStatus};
 use super::version::{self, Version};
 use super::{IsolationLevel, Shared, TxnOptions, table};
@@ -85,6 +85,8 @@ pub struct Transaction {
     snapshot: Snapshot,
     state: State,
     table_locks: BTreeSet<(TableId, LockMode)>,
+    /// The lock-table shards this transaction asked for locks in.
+    lock_shards: ShardSet,
     row_locks: usize,
     created: Vec<OwnVersion>,
     /// The newest own version of each row: its number and index in `created`.
@@ -114,6 +116,7 @@ impl Transaction {
             snapshot,
             state: State::Open,
             table_locks: BTreeSet::new(),
+            lock_shards: ShardSet::default(),
             row_locks: 0,
             created: Vec::new(),
             newest_own: BTreeMap::new(),
@@ -295,7 +298,7 @@ impl Transaction {
                 Ok(committed) => committed,
                 Err(error) => {
                     // Outcome unknown: the transaction stays active in the status table.
-                    self.shared.locks.release_all(xid);
+                    self.shared.locks.release_all(xid, self.lock_shards);
                     return Err(error);
                 }
             }
@@ -303,7 +306,7 @@ impl Transaction {
         if serializable {
             self.shared.ssi.committed(xid, csn);
         }
-        self.shared.locks.release_all(xid);
+        self.shared.locks.release_all(xid, self.lock_shards);
         if serializable {
             // Only the end of a serializable transaction can let SSI forget anything.
             self.shared.ssi.prune();
@@ -359,7 +362,7 @@ impl Transaction {
         let xid = self.id();
         self.aborted = true;
         self.shared.status.abort(xid);
-        self.shared.locks.release_all(xid);
+        self.shared.locks.release_all(xid, self.lock_shards);
         if self.serializable() {
             self.shared.ssi.aborted(xid);
             self.shared.ssi.prune();
@@ -429,6 +432,7 @@ impl Transaction {
             return Ok(());
         }
         let target = LockTarget::Table(table);
+        self.lock_shards.insert(LockManager::shard_index(&target));
         self.shared.locks.acquire(&self.shared.env, self.id(), &target, mode, self.options.lock_timeout).await?;
         self.table_locks.insert((table, mode));
         Ok(())
@@ -440,6 +444,7 @@ impl Transaction {
         }
         let target = LockTarget::Row(table, key.to_vec());
         let timeout = self.options.lock_timeout;
+        self.lock_shards.insert(LockManager::shard_index(&target));
         if self.shared.locks.acquire(&self.shared.env, self.id(), &target, mode, timeout).await? {
             self.row_locks += 1;
         }

@@ -309,10 +309,33 @@ impl BTree {
             Bound::Included(key) | Bound::Excluded(key) => key,
             Bound::Unbounded => &[],
         };
-        let leaf = self.descend(txn, &self.target(start, None)).await?.leaf;
+        let target = self.target(start, None);
         let mut cursor = BTreeCursor { lo, hi, buffered: VecDeque::new(), next_leaf: None };
-        cursor.fill(&leaf);
-        Ok(cursor)
+        // As in `get_unique`: read each level in place while it is resident,
+        // and pin a page only on a miss. The first leaf is read into the
+        // cursor's buffer under its latch, so nothing stays pinned.
+        let (mut page, mut level) = (self.root, None);
+        loop {
+            let step = |found: &Page, cursor: &mut BTreeCursor| -> Result<Option<(PageId, u16)>> {
+                check_node(found, level)?;
+                let body = found.body();
+                let header = node::header(body);
+                if header.is_leaf() {
+                    cursor.fill_from(found);
+                    return Ok(None);
+                }
+                let pos = route(body, &target.key, &target.tail);
+                Ok(Some((child_at(body, pos)?, header.level - 1)))
+            };
+            let next = match txn.with_resident_page(page, |found| step(found, &mut cursor))? {
+                Some(next) => next?,
+                None => txn.fetch(page).await?.read(|found| step(found, &mut cursor))?,
+            };
+            match next {
+                Some((child, child_level)) => (page, level) = (child, Some(child_level)),
+                None => return Ok(cursor),
+            }
+        }
     }
 
     /// Checks the whole tree (see the module documentation's invariants,
@@ -806,7 +829,13 @@ impl BTreeCursor {
     /// Buffers the entries of `leaf` within the range and notes the next
     /// leaf, unless the range ends in this one.
     fn fill(&mut self, leaf: &PageGuard) {
-        leaf.read(|page| {
+        leaf.read(|page| self.fill_from(page));
+    }
+
+    /// Buffers the entries of leaf `page` within the range, and notes the
+    /// next leaf to read if the range goes on past it.
+    fn fill_from(&mut self, page: &Page) {
+        {
             let body = page.body();
             let start = match &self.lo {
                 Bound::Included(key) | Bound::Excluded(key) => node::search(body, key).unwrap_or_else(|index| index),
@@ -830,7 +859,7 @@ impl BTreeCursor {
             }
             let right_sibling = node::header(body).right_sibling;
             self.next_leaf = (right_sibling != NO_PAGE).then_some(PageId(right_sibling));
-        });
+        }
     }
 }
 

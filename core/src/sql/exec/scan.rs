@@ -111,6 +111,12 @@ enum Cursor {
         next: Bound<Vec<u8>>,
         hi: Bound<Vec<u8>>,
     },
+    /// One row of `storage` by its whole key: a primary key with every
+    /// column bound by equality, read without setting up a range.
+    Point {
+        storage: TableId,
+        key: Vec<u8>,
+    },
     Done,
 }
 
@@ -156,6 +162,10 @@ impl TableReader {
                     .any(Value::is_null);
                 if null_bound {
                     Cursor::Done
+                } else if index.primary && eq_values.len() == index.columns.len() && lo.is_none() && hi.is_none() {
+                    let mut key = index.key_prefix();
+                    encode_key_values(&eq_values, &mut key);
+                    Cursor::Point { storage: index.table_id()?, key }
                 } else {
                     let (next, hi) = key_bounds(&index.key_prefix(), &eq_values, lo, hi);
                     let storage = index.table_id()?;
@@ -171,6 +181,12 @@ impl TableReader {
     pub async fn next_page(&mut self, ctx: &mut ExecContext) -> Result<Option<Vec<(Vec<u8>, Vec<u8>)>>> {
         if matches!(self.cursor, Cursor::NotStarted) {
             self.start(ctx).await?;
+        }
+        if matches!(self.cursor, Cursor::Point { .. }) {
+            let Cursor::Point { storage, key } = std::mem::replace(&mut self.cursor, Cursor::Done) else {
+                unreachable!("matched above")
+            };
+            return Ok(ctx.txn.get(storage, &key).await?.map(|row| vec![(key, row)]));
         }
         let Cursor::Range { storage, next, hi } = &mut self.cursor else { return Ok(None) };
         let page = ctx.txn.scan_limit(*storage, as_slice(next), as_slice(hi), BATCH_SIZE).await?;
