@@ -20,7 +20,7 @@ use crate::sql::privileges::{self, Acl};
 use crate::sql::roles;
 use crate::sql::row::encode_row;
 use crate::sql::session::QueryResult;
-use crate::sql::stats::TableStats;
+use crate::sql::stats::{StatsBuilder, TableStats};
 use crate::sql::value::Value;
 use crate::txn::LockMode;
 use crate::{Error, Result};
@@ -840,10 +840,18 @@ pub async fn analyze(a: &ast::Analyze, schema: &Arc<Schema>, ctx: &mut ExecConte
     Ok(())
 }
 
+/// Reads the table batch by batch into a [`StatsBuilder`]: memory stays
+/// bounded however large the table is.
 async fn analyze_table(table: &Arc<TableDef>, ctx: &mut ExecContext) -> Result<()> {
-    let rows = exec::scan_range_keys(ctx, table.clone(), Access::Full, None).await?;
-    let rows: Vec<Vec<Value>> = rows.into_iter().map(|(_, r)| r).collect();
-    ctx.db.stats.set(table.id, TableStats::from_rows(&rows, table.columns.len()));
+    let mut reader = exec::TableReader::new(table.clone(), Access::Full);
+    let mut builder = StatsBuilder::new(table.columns.len());
+    while let Some((_, rows)) = reader.next_rows(ctx).await? {
+        ctx.pause().await?;
+        for row in &rows {
+            builder.add(row);
+        }
+    }
+    ctx.db.stats.set(table.id, builder.finish());
     Ok(())
 }
 

@@ -1,7 +1,11 @@
 //! Table and column statistics for the cost-based planner.
 //!
-//! ANALYZE reads a table and records its row count and, per column, the
-//! number of distinct values, the NULL fraction and the minimum and maximum.
+//! ANALYZE reads a table once, in batches, and records its row count and,
+//! per column, the number of distinct values, the NULL fraction and the
+//! minimum and maximum ([`StatsBuilder`]). Its memory is bounded whatever
+//! the table's size: distinct values are counted exactly (as 64-bit hashes)
+//! up to [`DISTINCT_EXACT_LIMIT`] per column, and estimated beyond that by a
+//! HyperLogLog sketch ([`DistinctSketch`], about 0.8 % standard error).
 //! Between ANALYZEs the row count follows inserts and deletes, and a table
 //! whose modifications since its last ANALYZE exceed [`AUTO_ANALYZE_FRACTION`]
 //! of its rows (plus [`AUTO_ANALYZE_MIN`]) is re-analyzed before the next
@@ -24,9 +28,15 @@ pub const AUTO_ANALYZE_MIN_INTERVAL: Duration = Duration::from_secs(1);
 pub const AUTO_ANALYZE_FRACTION: f64 = 0.2;
 /// …plus this many rows.
 pub const AUTO_ANALYZE_MIN: f64 = 50.0;
-/// How many distinct values per column ANALYZE tracks exactly; beyond this
-/// it scales the sample's count.
-const DISTINCT_LIMIT: usize = 100_000;
+/// How many distinct values per column ANALYZE counts exactly (as hashes,
+/// 8 bytes each); beyond this it trusts the sketch.
+pub const DISTINCT_EXACT_LIMIT: usize = 100_000;
+
+/// Fixed seeds, so the same values give the same statistics in every run
+/// (the simulator replays plans chosen from them).
+fn value_hash(value: &Value) -> u64 {
+    ahash::RandomState::with_seeds(0x616e_616c, 0x797a_6521, 0x7374_6174, 0x0073_6b65).hash_one(value)
+}
 
 /// What ANALYZE learned about one column.
 #[derive(Debug, Clone, Default)]
@@ -54,44 +64,11 @@ pub struct TableStats {
 impl TableStats {
     /// Computes statistics from all of a table's rows.
     pub fn from_rows(rows: &[Vec<Value>], width: usize) -> TableStats {
-        let mut columns = Vec::with_capacity(width);
-        for c in 0..width {
-            let mut distinct: BTreeSet<&Value> = BTreeSet::new();
-            let mut nulls = 0usize;
-            let mut min: Option<&Value> = None;
-            let mut max: Option<&Value> = None;
-            for row in rows {
-                let v = &row[c];
-                if v.is_null() {
-                    nulls += 1;
-                    continue;
-                }
-                if distinct.len() < DISTINCT_LIMIT {
-                    distinct.insert(v);
-                }
-                if min.is_none_or(|m| v < m) {
-                    min = Some(v);
-                }
-                if max.is_none_or(|m| v > m) {
-                    max = Some(v);
-                }
-            }
-            let n = rows.len().max(1) as f64;
-            columns.push(ColumnStats {
-                distinct: distinct.len().max(1) as f64,
-                null_fraction: nulls as f64 / n,
-                min: min.cloned(),
-                max: max.cloned(),
-            });
+        let mut builder = StatsBuilder::new(width);
+        for row in rows {
+            builder.add(row);
         }
-        TableStats {
-            rows: rows.len() as f64,
-            columns,
-            modified: 0.0,
-            analyzed: true,
-            analyzing: false,
-            auto_analyzed_at: None,
-        }
+        builder.finish()
     }
 
     /// Whether enough changed since the last ANALYZE to redo it.
@@ -103,6 +80,140 @@ impl TableStats {
     /// default of 200, capped by the row count.
     pub fn distinct(&self, c: usize) -> f64 {
         self.columns.get(c).map(|s| s.distinct).unwrap_or(self.rows.clamp(1.0, 200.0))
+    }
+}
+
+/// Accumulates a table's statistics one row at a time, in memory bounded by
+/// its width (see the module documentation).
+pub struct StatsBuilder {
+    rows: u64,
+    columns: Vec<ColumnAccumulator>,
+}
+
+struct ColumnAccumulator {
+    nulls: u64,
+    min: Option<Value>,
+    max: Option<Value>,
+    distinct: DistinctCounter,
+}
+
+impl StatsBuilder {
+    pub fn new(width: usize) -> StatsBuilder {
+        let columns = (0..width)
+            .map(|_| ColumnAccumulator { nulls: 0, min: None, max: None, distinct: DistinctCounter::new() })
+            .collect();
+        StatsBuilder { rows: 0, columns }
+    }
+
+    /// Adds one row; a row shorter than the table (written before an ADD
+    /// COLUMN) reads NULL in the columns it lacks.
+    pub fn add(&mut self, row: &[Value]) {
+        self.rows += 1;
+        for (c, column) in self.columns.iter_mut().enumerate() {
+            let value = row.get(c).unwrap_or(&Value::Null);
+            if value.is_null() {
+                column.nulls += 1;
+                continue;
+            }
+            column.distinct.add(value_hash(value));
+            if column.min.as_ref().is_none_or(|m| value < m) {
+                column.min = Some(value.clone());
+            }
+            if column.max.as_ref().is_none_or(|m| value > m) {
+                column.max = Some(value.clone());
+            }
+        }
+    }
+
+    pub fn finish(self) -> TableStats {
+        let n = self.rows.max(1) as f64;
+        let columns = self
+            .columns
+            .into_iter()
+            .map(|c| ColumnStats {
+                distinct: c.distinct.count().max(1.0),
+                null_fraction: c.nulls as f64 / n,
+                min: c.min,
+                max: c.max,
+            })
+            .collect();
+        TableStats {
+            rows: self.rows as f64,
+            columns,
+            modified: 0.0,
+            analyzed: true,
+            analyzing: false,
+            auto_analyzed_at: None,
+        }
+    }
+}
+
+/// Distinct values of one column: exact while few, then sketched.
+struct DistinctCounter {
+    /// The hashes seen, until there are more than [`DISTINCT_EXACT_LIMIT`].
+    exact: Option<BTreeSet<u64>>,
+    sketch: DistinctSketch,
+}
+
+impl DistinctCounter {
+    fn new() -> DistinctCounter {
+        DistinctCounter { exact: Some(BTreeSet::new()), sketch: DistinctSketch::new() }
+    }
+
+    fn add(&mut self, hash: u64) {
+        self.sketch.add(hash);
+        if let Some(exact) = &mut self.exact {
+            exact.insert(hash);
+            if exact.len() > DISTINCT_EXACT_LIMIT {
+                self.exact = None;
+            }
+        }
+    }
+
+    fn count(&self) -> f64 {
+        match &self.exact {
+            Some(exact) => exact.len() as f64,
+            None => self.sketch.estimate().round(),
+        }
+    }
+}
+
+/// A HyperLogLog sketch (Flajolet, Fusy, Gandouet and Meunier, 2007) of
+/// 2^[`Self::BITS`] one-byte registers: the first bits of a value's hash
+/// pick a register, which keeps the longest run of leading zeros (plus one)
+/// seen in the rest. Small counts use linear counting, as the paper says.
+pub struct DistinctSketch {
+    registers: Vec<u8>,
+}
+
+impl DistinctSketch {
+    const BITS: u32 = 14;
+
+    pub fn new() -> DistinctSketch {
+        DistinctSketch { registers: vec![0; 1 << Self::BITS] }
+    }
+
+    pub fn add(&mut self, hash: u64) {
+        let register = (hash >> (64 - Self::BITS)) as usize;
+        let rest = hash << Self::BITS;
+        let rank = (rest.leading_zeros() + 1).min(64 - Self::BITS + 1) as u8;
+        let slot = &mut self.registers[register];
+        *slot = (*slot).max(rank);
+    }
+
+    pub fn estimate(&self) -> f64 {
+        let m = self.registers.len() as f64;
+        let alpha = 0.7213 / (1.0 + 1.079 / m);
+        let harmonic: f64 = self.registers.iter().map(|&r| (-f64::from(r)).exp2()).sum();
+        let raw = alpha * m * m / harmonic;
+        let empty = self.registers.iter().filter(|&&r| r == 0).count();
+        if raw <= 2.5 * m && empty > 0 { m * (m / empty as f64).ln() } else { raw }
+    }
+}
+
+impl Default for DistinctSketch {
+    fn default() -> DistinctSketch {
+        DistinctSketch::new()
     }
 }
 
@@ -174,6 +285,52 @@ impl StatsStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn small_tables_are_counted_exactly() {
+        let rows: Vec<Vec<Value>> =
+            (0..1_000).map(|i| vec![Value::Int(i % 7), if i % 4 == 0 { Value::Null } else { Value::Int(i) }]).collect();
+        let stats = TableStats::from_rows(&rows, 2);
+        assert_eq!(stats.rows, 1_000.0);
+        assert_eq!(stats.columns[0].distinct, 7.0);
+        assert_eq!(stats.columns[1].distinct, 750.0);
+        assert_eq!(stats.columns[1].null_fraction, 0.25);
+        assert_eq!(stats.columns[0].min, Some(Value::Int(0)));
+        assert_eq!(stats.columns[1].max, Some(Value::Int(999)));
+    }
+
+    #[test]
+    fn rows_shorter_than_the_table_read_null() {
+        let stats = TableStats::from_rows(&[vec![Value::Int(1)], vec![Value::Int(2), Value::Int(3)]], 2);
+        assert_eq!(stats.columns[1].null_fraction, 0.5);
+        assert_eq!(stats.columns[1].distinct, 1.0);
+    }
+
+    #[test]
+    fn past_the_exact_limit_the_sketch_estimates_within_a_few_percent() {
+        let mut builder = StatsBuilder::new(1);
+        let n = 3 * DISTINCT_EXACT_LIMIT as i64;
+        for i in 0..n {
+            // Every value twice: duplicates must not count.
+            builder.add(&[Value::Int(i % (n / 2))]);
+        }
+        let distinct = builder.finish().columns[0].distinct;
+        let truth = (n / 2) as f64;
+        assert!((distinct - truth).abs() / truth < 0.05, "estimated {distinct} for {truth}");
+    }
+
+    #[test]
+    fn the_sketch_counts_small_sets_closely() {
+        for truth in [1u64, 10, 100, 1_000, 10_000, 30_000, 100_000] {
+            let mut sketch = DistinctSketch::new();
+            for i in 0..truth {
+                sketch.add(value_hash(&Value::Int(i as i64)));
+            }
+            let estimate = sketch.estimate();
+            let error = (estimate - truth as f64).abs() / truth as f64;
+            assert!(error < 0.05, "estimated {estimate} for {truth}");
+        }
+    }
 
     #[test]
     fn only_one_session_claims_a_stale_table_until_it_is_analyzed() {

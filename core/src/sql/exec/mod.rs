@@ -36,7 +36,7 @@ use crate::txn::Transaction;
 use crate::{Error, Result};
 
 pub use eval::{EvalEnv, eval_sync};
-pub use scan::{index_entry_key, prefix_successor, row_key, scan_range_keys};
+pub use scan::{TableReader, index_entry_key, prefix_successor, row_key, scan_range_keys};
 
 /// Batches an operator processes between yields to the scheduler.
 pub const PAUSE_YIELD_EVERY: u32 = 16;
