@@ -4,8 +4,8 @@
 //! per column, the number of distinct values, the NULL fraction and the
 //! minimum and maximum ([`StatsBuilder`]). Its memory is bounded whatever
 //! the table's size: distinct values are counted exactly (as 64-bit hashes)
-//! up to [`DISTINCT_EXACT_LIMIT`] per column, and estimated beyond that by a
-//! HyperLogLog sketch ([`DistinctSketch`], about 0.8 % standard error).
+//! up to 100,000 per column, and estimated beyond that by a HyperLogLog
+//! sketch (about 0.8 % standard error).
 //! Between ANALYZEs the row count follows inserts and deletes, and a table
 //! whose modifications since its last ANALYZE exceed [`AUTO_ANALYZE_FRACTION`]
 //! of its rows (plus [`AUTO_ANALYZE_MIN`]) is re-analyzed before the next
@@ -30,13 +30,7 @@ pub const AUTO_ANALYZE_FRACTION: f64 = 0.2;
 pub const AUTO_ANALYZE_MIN: f64 = 50.0;
 /// How many distinct values per column ANALYZE counts exactly (as hashes,
 /// 8 bytes each); beyond this it trusts the sketch.
-pub const DISTINCT_EXACT_LIMIT: usize = 100_000;
-
-/// Fixed seeds, so the same values give the same statistics in every run
-/// (the simulator replays plans chosen from them).
-fn value_hash(value: &Value) -> u64 {
-    ahash::RandomState::with_seeds(0x616e_616c, 0x797a_6521, 0x7374_6174, 0x0073_6b65).hash_one(value)
-}
+const DISTINCT_EXACT_LIMIT: usize = 100_000;
 
 /// What ANALYZE learned about one column.
 #[derive(Debug, Clone, Default)]
@@ -62,15 +56,6 @@ pub struct TableStats {
 }
 
 impl TableStats {
-    /// Computes statistics from all of a table's rows.
-    pub fn from_rows(rows: &[Vec<Value>], width: usize) -> TableStats {
-        let mut builder = StatsBuilder::new(width);
-        for row in rows {
-            builder.add(row);
-        }
-        builder.finish()
-    }
-
     /// Whether enough changed since the last ANALYZE to redo it.
     pub fn stale(&self) -> bool {
         !self.analyzed || self.modified > AUTO_ANALYZE_MIN + AUTO_ANALYZE_FRACTION * self.rows
@@ -88,6 +73,9 @@ impl TableStats {
 pub struct StatsBuilder {
     rows: u64,
     columns: Vec<ColumnAccumulator>,
+    /// Fixed seeds, so the same values give the same statistics (and plans)
+    /// in every run, as the simulator's replays need.
+    hasher: ahash::RandomState,
 }
 
 struct ColumnAccumulator {
@@ -102,7 +90,7 @@ impl StatsBuilder {
         let columns = (0..width)
             .map(|_| ColumnAccumulator { nulls: 0, min: None, max: None, distinct: DistinctCounter::new() })
             .collect();
-        StatsBuilder { rows: 0, columns }
+        StatsBuilder { rows: 0, columns, hasher: crate::sql::exec::fixed_hasher() }
     }
 
     /// Adds one row; a row shorter than the table (written before an ADD
@@ -115,7 +103,7 @@ impl StatsBuilder {
                 column.nulls += 1;
                 continue;
             }
-            column.distinct.add(value_hash(value));
+            column.distinct.add(self.hasher.hash_one(value));
             if column.min.as_ref().is_none_or(|m| value < m) {
                 column.min = Some(value.clone());
             }
@@ -182,18 +170,18 @@ impl DistinctCounter {
 /// 2^[`Self::BITS`] one-byte registers: the first bits of a value's hash
 /// pick a register, which keeps the longest run of leading zeros (plus one)
 /// seen in the rest. Small counts use linear counting, as the paper says.
-pub struct DistinctSketch {
+struct DistinctSketch {
     registers: Vec<u8>,
 }
 
 impl DistinctSketch {
     const BITS: u32 = 14;
 
-    pub fn new() -> DistinctSketch {
+    fn new() -> DistinctSketch {
         DistinctSketch { registers: vec![0; 1 << Self::BITS] }
     }
 
-    pub fn add(&mut self, hash: u64) {
+    fn add(&mut self, hash: u64) {
         let register = (hash >> (64 - Self::BITS)) as usize;
         let rest = hash << Self::BITS;
         let rank = (rest.leading_zeros() + 1).min(64 - Self::BITS + 1) as u8;
@@ -201,19 +189,13 @@ impl DistinctSketch {
         *slot = (*slot).max(rank);
     }
 
-    pub fn estimate(&self) -> f64 {
+    fn estimate(&self) -> f64 {
         let m = self.registers.len() as f64;
         let alpha = 0.7213 / (1.0 + 1.079 / m);
         let harmonic: f64 = self.registers.iter().map(|&r| (-f64::from(r)).exp2()).sum();
         let raw = alpha * m * m / harmonic;
         let empty = self.registers.iter().filter(|&&r| r == 0).count();
         if raw <= 2.5 * m && empty > 0 { m * (m / empty as f64).ln() } else { raw }
-    }
-}
-
-impl Default for DistinctSketch {
-    fn default() -> DistinctSketch {
-        DistinctSketch::new()
     }
 }
 
@@ -286,11 +268,19 @@ impl StatsStore {
 mod tests {
     use super::*;
 
+    fn stats_of(rows: &[Vec<Value>], width: usize) -> TableStats {
+        let mut builder = StatsBuilder::new(width);
+        for row in rows {
+            builder.add(row);
+        }
+        builder.finish()
+    }
+
     #[test]
     fn small_tables_are_counted_exactly() {
         let rows: Vec<Vec<Value>> =
             (0..1_000).map(|i| vec![Value::Int(i % 7), if i % 4 == 0 { Value::Null } else { Value::Int(i) }]).collect();
-        let stats = TableStats::from_rows(&rows, 2);
+        let stats = stats_of(&rows, 2);
         assert_eq!(stats.rows, 1_000.0);
         assert_eq!(stats.columns[0].distinct, 7.0);
         assert_eq!(stats.columns[1].distinct, 750.0);
@@ -301,7 +291,7 @@ mod tests {
 
     #[test]
     fn rows_shorter_than_the_table_read_null() {
-        let stats = TableStats::from_rows(&[vec![Value::Int(1)], vec![Value::Int(2), Value::Int(3)]], 2);
+        let stats = stats_of(&[vec![Value::Int(1)], vec![Value::Int(2), Value::Int(3)]], 2);
         assert_eq!(stats.columns[1].null_fraction, 0.5);
         assert_eq!(stats.columns[1].distinct, 1.0);
     }
@@ -323,8 +313,9 @@ mod tests {
     fn the_sketch_counts_small_sets_closely() {
         for truth in [1u64, 10, 100, 1_000, 10_000, 30_000, 100_000] {
             let mut sketch = DistinctSketch::new();
+            let hasher = crate::sql::exec::fixed_hasher();
             for i in 0..truth {
-                sketch.add(value_hash(&Value::Int(i as i64)));
+                sketch.add(hasher.hash_one(Value::Int(i as i64)));
             }
             let estimate = sketch.estimate();
             let error = (estimate - truth as f64).abs() / truth as f64;
@@ -337,7 +328,7 @@ mod tests {
         let store = StatsStore::default();
         let now = Instant::from_nanos(0);
         assert!(store.claim_stale(1, now), "a table never analyzed is claimed");
-        store.set(1, TableStats::from_rows(&[vec![Value::Int(1)]], 1));
+        store.set(1, stats_of(&[vec![Value::Int(1)]], 1));
         assert!(!store.claim_stale(1, now), "fresh statistics need no ANALYZE");
 
         store.note_changes(1, 0, 0, 1_000);
@@ -346,7 +337,7 @@ mod tests {
 
         store.release_claim(1);
         assert!(store.claim_stale(1, now), "a failed ANALYZE gives the claim back");
-        store.set(1, TableStats::from_rows(&[], 1));
+        store.set(1, stats_of(&[], 1));
         assert!(!store.claim_stale(1, now));
 
         store.mark_auto_analyzed(1, now);

@@ -236,7 +236,8 @@ impl LockManager {
 
     /// Takes `mode` on `target` for `txn`, waiting if it must (see the module
     /// documentation for deadlocks and `timeout`). True if `txn` held no lock
-    /// on `target` before.
+    /// on `target` before. Adds `target`'s shard to `shards`, the set
+    /// [`Self::release_all`] later visits.
     pub async fn acquire(
         &self,
         env: &Env,
@@ -244,9 +245,12 @@ impl LockManager {
         target: &LockTarget,
         mode: LockMode,
         timeout: Option<Duration>,
+        shards: &mut ShardSet,
     ) -> Result<bool> {
+        let index = shard_of(target);
+        shards.insert(index);
         let granted = {
-            let mut shard = self.shard(target);
+            let mut shard = lock(&self.shards[index]);
             let entry = shard.entries.entry(target.clone()).or_default();
             let held = entry.holders.get(&txn).copied().unwrap_or(0);
             if held & mode.bit() != 0 {
@@ -275,14 +279,9 @@ impl LockManager {
         queued.wait(env, granted, mode, timeout).await.map(|()| first)
     }
 
-    /// The shard `target` lives in, for a caller's [`ShardSet`].
-    pub fn shard_index(target: &LockTarget) -> usize {
-        shard_of(target)
-    }
-
     /// Releases every lock `txn` holds and hands them to their waiters.
-    /// `shards` must hold every shard `txn` ever called [`Self::acquire`]
-    /// for; the others are not visited (a short transaction touches one or
+    /// `shards` is the set every [`Self::acquire`] of `txn` added to; other
+    /// shards are not visited (a short transaction touches one or
     /// two of the [`SHARDS`], and each visit takes a mutex).
     pub fn release_all(&self, txn: TxnId, shards: ShardSet) {
         for (index, shard) in self.shards.iter().enumerate() {

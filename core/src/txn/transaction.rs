@@ -32,7 +32,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::changes;
-use super::lock_manager::{LockManager, LockMode, LockTarget, ShardSet};
+use super::lock_manager::{LockMode, LockTarget, ShardSet};
 use super::status::{Snapshot, StatusView, XidStatus};
 use super::version::{self, Version};
 use super::{IsolationLevel, Shared, TxnOptions, table};
@@ -432,8 +432,9 @@ impl Transaction {
             return Ok(());
         }
         let target = LockTarget::Table(table);
-        self.lock_shards.insert(LockManager::shard_index(&target));
-        self.shared.locks.acquire(&self.shared.env, self.id(), &target, mode, self.options.lock_timeout).await?;
+        let timeout = self.options.lock_timeout;
+        let xid = self.id();
+        self.shared.locks.acquire(&self.shared.env, xid, &target, mode, timeout, &mut self.lock_shards).await?;
         self.table_locks.insert((table, mode));
         Ok(())
     }
@@ -444,8 +445,8 @@ impl Transaction {
         }
         let target = LockTarget::Row(table, key.to_vec());
         let timeout = self.options.lock_timeout;
-        self.lock_shards.insert(LockManager::shard_index(&target));
-        if self.shared.locks.acquire(&self.shared.env, self.id(), &target, mode, timeout).await? {
+        let xid = self.id();
+        if self.shared.locks.acquire(&self.shared.env, xid, &target, mode, timeout, &mut self.lock_shards).await? {
             self.row_locks += 1;
         }
         Ok(())

@@ -835,31 +835,29 @@ impl BTreeCursor {
     /// Buffers the entries of leaf `page` within the range, and notes the
     /// next leaf to read if the range goes on past it.
     fn fill_from(&mut self, page: &Page) {
-        {
-            let body = page.body();
-            let start = match &self.lo {
-                Bound::Included(key) | Bound::Excluded(key) => node::search(body, key).unwrap_or_else(|index| index),
-                Bound::Unbounded => 0,
-            };
-            for index in start..node::count(body) {
-                let key = node::key_at(body, index);
-                if matches!(&self.lo, Bound::Excluded(lo) if key == lo.as_slice()) {
-                    continue;
-                }
-                let past = match &self.hi {
-                    Bound::Included(hi) => key > hi.as_slice(),
-                    Bound::Excluded(hi) => key >= hi.as_slice(),
-                    Bound::Unbounded => false,
-                };
-                if past {
-                    self.next_leaf = None;
-                    return;
-                }
-                self.buffered.push_back((key.to_vec(), node::value_at(body, index).to_vec()));
+        let body = page.body();
+        let start = match &self.lo {
+            Bound::Included(key) | Bound::Excluded(key) => node::search(body, key).unwrap_or_else(|index| index),
+            Bound::Unbounded => 0,
+        };
+        for index in start..node::count(body) {
+            let key = node::key_at(body, index);
+            if matches!(&self.lo, Bound::Excluded(lo) if key == lo.as_slice()) {
+                continue;
             }
-            let right_sibling = node::header(body).right_sibling;
-            self.next_leaf = (right_sibling != NO_PAGE).then_some(PageId(right_sibling));
+            let past = match &self.hi {
+                Bound::Included(hi) => key > hi.as_slice(),
+                Bound::Excluded(hi) => key >= hi.as_slice(),
+                Bound::Unbounded => false,
+            };
+            if past {
+                self.next_leaf = None;
+                return;
+            }
+            self.buffered.push_back((key.to_vec(), node::value_at(body, index).to_vec()));
         }
+        let right_sibling = node::header(body).right_sibling;
+        self.next_leaf = (right_sibling != NO_PAGE).then_some(PageId(right_sibling));
     }
 }
 

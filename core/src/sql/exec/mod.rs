@@ -419,7 +419,13 @@ pub type FixedHashMap<K, V> = std::collections::HashMap<K, V, ahash::RandomState
 
 /// An empty [`FixedHashMap`].
 pub fn fixed_hash_map<K, V>() -> FixedHashMap<K, V> {
-    FixedHashMap::with_hasher(ahash::RandomState::with_seeds(0x5157, 0x6a6f_696e, 0x7275_7374, 0x0079_6462))
+    FixedHashMap::with_hasher(fixed_hasher())
+}
+
+/// The fixed-seed hasher behind [`FixedHashMap`]: the same value hashes the
+/// same in every process (ANALYZE's distinct counts use it too).
+pub fn fixed_hasher() -> ahash::RandomState {
+    ahash::RandomState::with_seeds(0x5157, 0x6a6f_696e, 0x7275_7374, 0x0079_6462)
 }
 
 /// Approximate bytes a batch holds, for memory limits.

@@ -182,11 +182,9 @@ impl TableReader {
         if matches!(self.cursor, Cursor::NotStarted) {
             self.start(ctx).await?;
         }
-        if matches!(self.cursor, Cursor::Point { .. }) {
-            let Cursor::Point { storage, key } = std::mem::replace(&mut self.cursor, Cursor::Done) else {
-                unreachable!("matched above")
-            };
-            return Ok(ctx.txn.get(storage, &key).await?.map(|row| vec![(key, row)]));
+        match std::mem::replace(&mut self.cursor, Cursor::Done) {
+            Cursor::Point { storage, key } => return Ok(ctx.txn.get(storage, &key).await?.map(|row| vec![(key, row)])),
+            other => self.cursor = other,
         }
         let Cursor::Range { storage, next, hi } = &mut self.cursor else { return Ok(None) };
         let page = ctx.txn.scan_limit(*storage, as_slice(next), as_slice(hi), BATCH_SIZE).await?;
