@@ -21,7 +21,8 @@ if ! command -v pgbench >/dev/null || ! command -v psql >/dev/null; then
     apt-get update -qq >/dev/null && apt-get install -y -qq postgresql-client >/dev/null
 fi
 
-cargo build --release -q -p rustydb-cli --bin rustydb
+# .ci/run builds every binary once, in its test step; run alone, build here.
+[ -n "${RUSTYDB_PREBUILT:-}" ] || cargo build --release -q -p rustydb-cli --bin rustydb
 bin=$PWD/target/release/rustydb
 work=$(mktemp -d)
 data=$work/data
