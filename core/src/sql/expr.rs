@@ -23,6 +23,8 @@ pub enum SubqueryKind {
     Any { expr: Box<Expr>, op: BinaryOp },
     /// `expr op ALL (SELECT …)`.
     All { expr: Box<Expr>, op: BinaryOp },
+    /// `ARRAY(SELECT …)`: the rows' values as one array.
+    Array,
 }
 
 /// A subquery inside an expression.
@@ -115,6 +117,13 @@ pub enum Expr {
         args: Vec<Expr>,
         ty: DataType,
     },
+    /// `expr op ANY (array)` or, with `all`, `expr op ALL (array)`.
+    Quantified {
+        expr: Box<Expr>,
+        op: BinaryOp,
+        array: Box<Expr>,
+        all: bool,
+    },
     Subquery(Box<Subquery>),
 }
 
@@ -148,9 +157,13 @@ impl Expr {
             | Expr::IsNull { .. }
             | Expr::IsBool { .. }
             | Expr::IsDistinct { .. }
-            | Expr::InList { .. } => DataType::Bool,
+            | Expr::InList { .. }
+            | Expr::Quantified { .. } => DataType::Bool,
             Expr::Subquery(sub) => match &sub.kind {
                 SubqueryKind::Scalar => sub.plan.output_types().into_iter().next().unwrap_or(DataType::Unknown),
+                SubqueryKind::Array => DataType::Array(Box::new(
+                    sub.plan.output_types().into_iter().next().unwrap_or(DataType::Unknown),
+                )),
                 _ => DataType::Bool,
             },
         }
@@ -164,7 +177,8 @@ impl Expr {
             | Expr::And(left, right)
             | Expr::Or(left, right)
             | Expr::IsDistinct { left, right, .. }
-            | Expr::NullIf { left, right, .. } => vec![left, right],
+            | Expr::NullIf { left, right, .. }
+            | Expr::Quantified { expr: left, array: right, .. } => vec![left, right],
             Expr::Unary { expr, .. }
             | Expr::Not(expr)
             | Expr::IsNull { expr, .. }
@@ -196,7 +210,8 @@ impl Expr {
             | Expr::And(left, right)
             | Expr::Or(left, right)
             | Expr::IsDistinct { left, right, .. }
-            | Expr::NullIf { left, right, .. } => vec![left, right],
+            | Expr::NullIf { left, right, .. }
+            | Expr::Quantified { expr: left, array: right, .. } => vec![left, right],
             Expr::Unary { expr, .. }
             | Expr::Not(expr)
             | Expr::IsNull { expr, .. }
@@ -333,7 +348,11 @@ impl fmt::Display for Expr {
                 write!(f, "({expr} {}IN ({}))", if *negated { "NOT " } else { "" }, list(items))
             }
             Expr::Function { name, args, .. } => write!(f, "{name}({})", list(args)),
+            Expr::Quantified { expr, op, array, all } => {
+                write!(f, "({expr} {} {}({array}))", op.symbol(), if *all { "ALL" } else { "ANY" })
+            }
             Expr::Subquery(sub) => match &sub.kind {
+                SubqueryKind::Array => f.write_str("ARRAY(subquery)"),
                 SubqueryKind::Scalar => f.write_str("(subquery)"),
                 SubqueryKind::Exists => f.write_str("EXISTS(subquery)"),
                 SubqueryKind::Any { expr, op } => write!(f, "({expr} {} ANY(subquery))", op.symbol()),

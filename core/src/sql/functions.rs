@@ -163,6 +163,7 @@ fn text_type(name: &str, args: &[DataType]) -> Option<DataType> {
         ("length" | "char_length" | "character_length" | "octet_length", [t]) if is_text(t) || binary(t) => Int32,
         ("lower" | "upper" | "initcap" | "reverse", [t]) if is_text(t) => Text,
         ("md5", [t]) if is_text(t) || binary(t) => Text,
+        ("quote_ident", [t]) if is_text(t) => Text,
         ("ascii", [t]) if is_text(t) => Int32,
         ("chr" | "to_hex", [n]) if is_int(n) => Text,
         ("substr" | "substring", [t, positions @ ..])
@@ -221,7 +222,13 @@ fn time_type(name: &str, args: &[DataType]) -> Option<DataType> {
 }
 
 fn other_type(name: &str, args: &[DataType]) -> Option<DataType> {
+    let is_array = |t: &DataType| matches!(t, DataType::Array(_) | DataType::Unknown);
     Some(match (name, args) {
+        ("array_upper" | "array_lower" | "array_length", [array, dim]) if is_array(array) && is_int(dim) => {
+            DataType::Int32
+        }
+        ("cardinality", [array]) if is_array(array) => DataType::Int32,
+        ("format_type", [oid, typmod]) if is_int(oid) && is_int(typmod) => DataType::Text,
         ("gen_random_uuid", []) => DataType::Uuid,
         ("num_nulls" | "num_nonnulls", [_, ..]) => DataType::Int32,
         ("version", []) => DataType::Text,
@@ -258,6 +265,7 @@ pub fn call(name: &str, args: &[Value], ctx: &mut FunctionContext) -> Result<Val
         return Ok(Value::Null);
     }
     math_call(name, args)
+        .or_else(|| array_call(name, args))
         .or_else(|| text_info_call(name, args))
         .or_else(|| text_edit_call(name, args))
         .or_else(|| time_call(name, args, ctx))
@@ -282,6 +290,50 @@ fn call_lenient(name: &str, args: &[Value], ctx: &mut FunctionContext) -> Option
         ("gen_random_uuid", []) => random_uuid(ctx).map(Value::Uuid),
         ("pi", []) => Ok(Value::Float(std::f64::consts::PI)),
         ("version", []) => Ok(Value::Text(VERSION.to_string())),
+        ("format_type", [Value::Null, _]) => Ok(Value::Null),
+        ("format_type", [oid, typmod]) => format_type(oid, typmod),
+        _ => return None,
+    })
+}
+
+/// `format_type(type_oid, typmod)`: the SQL name of a type, with its
+/// modifier (`character varying(20)`, `numeric(10,2)`); `???` for an OID no
+/// type has, as in PostgreSQL.
+fn format_type(oid: &Value, typmod: &Value) -> Result<Value> {
+    let typmod = match typmod {
+        Value::Int(m) => i32::try_from(*m).unwrap_or(-1),
+        _ => -1,
+    };
+    let oid = u32::try_from(int_value(oid)?).ok();
+    let name = match oid.and_then(|oid| DataType::from_oid(oid, typmod).map(|t| (oid, t))) {
+        Some((1042, _)) if typmod < 4 => "character".to_string(),
+        Some((_, ty)) => ty.sql_name(),
+        None => "???".to_string(),
+    };
+    Ok(Value::Text(name))
+}
+
+/// Array functions: `array_upper`, `array_lower`, `array_length` (of
+/// dimension 1; arrays have one), `cardinality`, and the subscript `a[i]`
+/// (1-based; NULL out of range).
+fn array_call(name: &str, args: &[Value]) -> Option<Result<Value>> {
+    let items = match args.first() {
+        Some(Value::Array(items)) => items,
+        _ => return None,
+    };
+    let dimension = || args.get(1).map(int_value).transpose();
+    let length = items.len() as i64;
+    let in_dimension = |value: i64| {
+        dimension().map(|d| if d == Some(1) && length > 0 { Value::Int(value) } else { Value::Null })
+    };
+    Some(match name {
+        "array_upper" | "array_length" => in_dimension(length),
+        "array_lower" => in_dimension(1),
+        "cardinality" => Ok(Value::Int(length)),
+        "array_subscript" => dimension().map(|i| match i {
+            Some(i) if i >= 1 && i <= length => items[(i - 1) as usize].clone(),
+            _ => Value::Null,
+        }),
         _ => return None,
     })
 }
@@ -624,10 +676,20 @@ fn text_info_call(name: &str, args: &[Value]) -> Option<Result<Value>> {
                 Err(_) => format!("{:x}", n as u64),
             })
         }),
+        ("quote_ident", [s]) => text_value(s).map(|s| Value::Text(quote_ident(s))),
         ("md5", [Value::Bytes(b)]) => Ok(Value::Text(md5_hex(b))),
         ("md5", [s]) => text_value(s).map(|s| Value::Text(md5_hex(s.as_bytes()))),
         _ => return None,
     })
+}
+
+/// An identifier as SQL text: bare when it is lower-case letters, digits
+/// and underscores not starting with a digit, otherwise double-quoted with
+/// inner quotes doubled (PostgreSQL also quotes keywords; this does not).
+pub fn quote_ident(name: &str) -> String {
+    let plain = name.chars().next().is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if plain { name.to_string() } else { format!("\"{}\"", name.replace('"', "\"\"")) }
 }
 
 /// Functions that build a new string from one.

@@ -221,6 +221,37 @@ pub enum Plan {
         id: usize,
         types: Vec<DataType>,
     },
+    /// A set-returning function in FROM (`generate_series`, `unnest` …):
+    /// its arguments are evaluated once per execution (they may name
+    /// enclosing rows), then it yields its rows; with `ordinality`, a last
+    /// bigint column numbers them from 1.
+    TableFunction {
+        function: TableFunction,
+        args: Vec<Expr>,
+        ordinality: bool,
+        types: Vec<DataType>,
+    },
+}
+
+/// The set-returning functions FROM accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TableFunction {
+    /// `generate_series(start, stop [, step])` over integers.
+    GenerateSeries,
+    /// `unnest(array)`: one row per element.
+    Unnest,
+    /// `pg_partition_ancestors(regclass)`: no table is a partition, so no rows.
+    PartitionAncestors,
+}
+
+impl TableFunction {
+    pub fn name(self) -> &'static str {
+        match self {
+            TableFunction::GenerateSeries => "generate_series",
+            TableFunction::Unnest => "unnest",
+            TableFunction::PartitionAncestors => "pg_partition_ancestors",
+        }
+    }
 }
 
 impl Plan {
@@ -228,7 +259,9 @@ impl Plan {
     pub fn output_types(&self) -> Vec<DataType> {
         match self {
             Plan::Scan { table, .. } => table.columns.iter().map(|c| c.data_type.clone()).collect(),
-            Plan::Values { types, .. } | Plan::WorkTable { types, .. } => types.clone(),
+            Plan::Values { types, .. } | Plan::WorkTable { types, .. } | Plan::TableFunction { types, .. } => {
+                types.clone()
+            }
             Plan::Filter { input, .. }
             | Plan::Sort { input, .. }
             | Plan::Limit { input, .. }
@@ -262,7 +295,7 @@ impl Plan {
     /// The node's inputs.
     pub fn inputs(&self) -> Vec<&Plan> {
         match self {
-            Plan::Scan { .. } | Plan::Values { .. } | Plan::WorkTable { .. } => vec![],
+            Plan::Scan { .. } | Plan::Values { .. } | Plan::WorkTable { .. } | Plan::TableFunction { .. } => vec![],
             Plan::Filter { input, .. }
             | Plan::Project { input, .. }
             | Plan::Aggregate { input, .. }
@@ -339,6 +372,11 @@ impl Plan {
             Plan::SetOp { kind, all, .. } => format!("{kind:?}{}", if *all { " All" } else { "" }),
             Plan::Recursive { .. } => "Recursive Union".into(),
             Plan::WorkTable { .. } => "WorkTable Scan".into(),
+            Plan::TableFunction { function, args, ordinality, .. } => {
+                let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+                let ordinality = if *ordinality { " WITH ORDINALITY" } else { "" };
+                format!("Function Scan on {}({}){ordinality}", function.name(), args.join(", "))
+            }
         }
     }
 

@@ -169,8 +169,53 @@ impl DataType {
         }
     }
 
+    /// The type with PostgreSQL type OID `oid` and type modifier `typmod`
+    /// (-1: none; otherwise as `pg_attribute.atttypmod` stores it: a length
+    /// plus 4 for character types, `(precision << 16 | scale) + 4` for
+    /// numeric). `None` for an OID no RustyDB type has.
+    pub fn from_oid(oid: u32, typmod: i32) -> Option<DataType> {
+        let modifier = (typmod >= 4).then(|| (typmod - 4) as u32);
+        Some(match oid {
+            16 => DataType::Bool,
+            17 => DataType::Bytea,
+            20 => DataType::Int64,
+            21 => DataType::Int16,
+            23 => DataType::Int32,
+            25 => DataType::Text,
+            114 => DataType::Json,
+            700 => DataType::Float32,
+            701 => DataType::Float64,
+            1042 => DataType::Char(modifier.unwrap_or(1)),
+            1043 => DataType::Varchar(modifier),
+            1082 => DataType::Date,
+            1083 => DataType::Time,
+            1114 => DataType::Timestamp,
+            1184 => DataType::TimestampTz,
+            1186 => DataType::Interval,
+            1700 => DataType::Numeric(modifier.map(|m| (m >> 16, m & 0xffff))),
+            2950 => DataType::Uuid,
+            3802 => DataType::Jsonb,
+            _ => {
+                let element = BASE_TYPE_OIDS.iter().find(|&&base| {
+                    DataType::from_oid(base, -1).is_some_and(|t| t.array_oid() == oid)
+                })?;
+                DataType::Array(Box::new(DataType::from_oid(*element, typmod)?))
+            }
+        })
+    }
+
+    /// The type modifier PostgreSQL stores for this type (see [`DataType::from_oid`]).
+    pub fn typmod(&self) -> i32 {
+        match self {
+            DataType::Varchar(Some(n)) | DataType::Char(n) => *n as i32 + 4,
+            DataType::Numeric(Some((p, s))) => ((*p << 16) | *s) as i32 + 4,
+            DataType::Array(element) => element.typmod(),
+            _ => -1,
+        }
+    }
+
     /// The OID of the array type whose elements are `self` (0: none).
-    fn array_oid(&self) -> u32 {
+    pub fn array_oid(&self) -> u32 {
         match self {
             DataType::Bool => 1000,
             DataType::Bytea => 1001,
@@ -195,6 +240,10 @@ impl DataType {
         }
     }
 }
+
+/// The OIDs of the non-array types, in OID order.
+pub const BASE_TYPE_OIDS: [u32; 19] =
+    [16, 17, 20, 21, 23, 25, 114, 700, 701, 1042, 1043, 1082, 1083, 1114, 1184, 1186, 1700, 2950, 3802];
 
 impl fmt::Display for DataType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -325,6 +325,12 @@ impl Binder<'_> {
         if aggregate_func(&name).is_some() {
             return Err(Error::sql("42803", format!("aggregate function {name} is not allowed here")));
         }
+        if let ast::FunctionArguments::Subquery(query) = &f.args {
+            if name != "array" {
+                return Err(Error::NotSupported(format!("a subquery as the argument list of {name}")));
+            }
+            return self.bind_subquery(query, crate::sql::expr::SubqueryKind::Array, scope);
+        }
         let mut args = Vec::new();
         for a in function_args(f) {
             args.push(self.bind_expr(a, scope)?);
@@ -341,7 +347,7 @@ impl Binder<'_> {
                 let ty = l.ty();
                 Ok(Expr::NullIf { left: Box::new(l), right: Box::new(r), ty })
             }
-            "pg_get_userbyid" | "pg_table_is_visible" | "pg_encoding_to_char" => {
+            _ if crate::sql::system_catalog::is_catalog_function(&name) => {
                 crate::sql::system_catalog::bind_function(&name, args, self.schema)
             }
             "nextval" | "currval" | "setval" | "lastval" => {

@@ -63,6 +63,10 @@ impl Binder<'_> {
                 self.bind_like(expr, pattern, escape_char.as_deref(), *negated, true, scope)
             }
             ast::Expr::Cast { expr, data_type, .. } => {
+                if let Some(kind) = types::reg_type(data_type) {
+                    let inner = self.bind_expr(expr, scope)?;
+                    return crate::sql::system_catalog::reg_cast(kind, inner, self.schema);
+                }
                 let to = types::data_type(data_type)?;
                 let inner = self.bind_expr(expr, scope)?;
                 Ok(self.cast_to(inner, &to))
@@ -138,6 +142,7 @@ impl Binder<'_> {
                 let items: Vec<Expr> = array.elem.iter().map(|x| self.bind_expr(x, scope)).collect::<Result<_>>()?;
                 self.make_function("array", items)
             }
+            ast::Expr::CompoundFieldAccess { root, access_chain } => self.bind_subscripts(root, access_chain, scope),
             other => Err(Error::NotSupported(format!("expression {other}"))),
         }
     }
@@ -481,7 +486,7 @@ impl Binder<'_> {
         self.outer.pop();
         let bound = bound?;
         let correlated = self.outer_refs > refs_before;
-        if matches!(kind, SubqueryKind::Scalar | SubqueryKind::Any { .. } | SubqueryKind::All { .. })
+        if matches!(kind, SubqueryKind::Scalar | SubqueryKind::Array | SubqueryKind::Any { .. } | SubqueryKind::All { .. })
             && bound.names.len() != 1
         {
             return Err(Error::sql("42601", "subquery must return only one column"));
@@ -550,14 +555,61 @@ impl Binder<'_> {
             ast::Expr::Nested(inner) if matches!(**inner, ast::Expr::Subquery(_)) => {
                 self.bind_any_all(left, &ast_op(op), inner, all, scope)
             }
-            _ => Err(Error::NotSupported("ANY/ALL over an array".into())),
+            array => self.bind_quantified_array(left, op, array, all, scope),
         }
+    }
+
+    /// `x op ANY (array)` / `x op ALL (array)`: `x` and the elements are
+    /// compared in their common type; an untyped literal (`'{1,2}'`) is read
+    /// as an array of `x`'s type.
+    fn bind_quantified_array(
+        &mut self,
+        left: &ast::Expr,
+        op: BinaryOp,
+        array: &ast::Expr,
+        all: bool,
+        scope: &Scope,
+    ) -> Result<Expr> {
+        let x = self.bind_expr(left, scope)?;
+        let array = self.bind_expr(array, scope)?;
+        let element = match array.ty() {
+            DataType::Array(element) => *element,
+            DataType::Unknown => x.ty(),
+            other => {
+                return Err(Error::sql("42809", format!("op ANY/ALL (array) requires an array on the right, not {other}")));
+            }
+        };
+        let common = common_type(&x.ty(), &element)
+            .ok_or_else(|| Error::sql("42883", format!("operator does not exist: {} {} {element}", x.ty(), op.symbol())))?;
+        let common = if common == DataType::Unknown { DataType::Text } else { common };
+        let x = self.cast_to(x, &common);
+        let array = self.cast_to(array, &DataType::Array(Box::new(common)));
+        Ok(Expr::Quantified { expr: Box::new(x), op, array: Box::new(array), all })
+    }
+
+    /// `array[i]` (and `array[i][j]…`, each subscript applied in turn).
+    fn bind_subscripts(&mut self, root: &ast::Expr, chain: &[ast::AccessExpr], scope: &Scope) -> Result<Expr> {
+        let mut value = self.bind_expr(root, scope)?;
+        for access in chain {
+            let ast::AccessExpr::Subscript(ast::Subscript::Index { index }) = access else {
+                return Err(Error::NotSupported(format!("field access or array slice {access}")));
+            };
+            let DataType::Array(element) = value.ty() else {
+                return Err(Error::sql("42804", format!("cannot subscript type {} because it is not an array", value.ty())));
+            };
+            let index = self.bind_expr(index, scope)?;
+            let index = self.cast_to(index, &DataType::Int64);
+            value = Expr::Function { name: "array_subscript".into(), args: vec![value, index], ty: *element };
+        }
+        Ok(value)
     }
 
     /// A scalar function call with type-checked arguments.
     pub fn make_function(&mut self, name: &str, args: Vec<Expr>) -> Result<Expr> {
         let args = match name {
             "greatest" | "least" | "array" => self.unify_all(args, name)?.0,
+            // Parameters that are integers: an untyped NULL is one.
+            "format_type" => args.into_iter().map(|a| self.cast_to(a, &DataType::Int64)).collect(),
             _ => args
                 .into_iter()
                 .map(|a| if a.ty() == DataType::Unknown { self.cast_to(a, &DataType::Text) } else { a })

@@ -28,6 +28,7 @@ use crate::{Error, Result};
 
 pub use aggregate::{AggContext, WindowContext};
 pub use scope::{Scope, ScopeColumn};
+pub use types::type_named;
 
 /// A bound query: its plan and the names of its output columns.
 #[derive(Debug, Clone)]
@@ -63,6 +64,9 @@ pub struct Binder<'a> {
     outer_refs: usize,
     next_id: usize,
     depth: usize,
+    /// Whether `pg_attribute` lists views' columns (found by binding each
+    /// view); off in the binder that does that, so it cannot recurse.
+    pub view_columns: bool,
 }
 
 /// How deep views, subqueries and CTEs may nest.
@@ -80,6 +84,7 @@ impl<'a> Binder<'a> {
             outer_refs: 0,
             next_id: 0,
             depth: 0,
+            view_columns: true,
         }
     }
 

@@ -9,7 +9,7 @@ use super::aggregate::{AggContext, WindowContext, collect_calls};
 use super::scope::{Scope, ScopeColumn};
 use super::{Binder, BoundQuery, CteBinding, ident_name, object_name};
 use crate::sql::expr::Expr;
-use crate::sql::plan::{Access, JoinAlgo, JoinKind, Plan, SetOpKind, SortKey};
+use crate::sql::plan::{Access, JoinAlgo, JoinKind, Plan, SetOpKind, SortKey, TableFunction};
 use crate::sql::value::{DataType, Value};
 use crate::{Error, Result};
 
@@ -247,7 +247,23 @@ impl<'a> Binder<'a> {
     /// Binds one SELECT with the ORDER BY / LIMIT that apply to it.
     fn bind_select(&mut self, select: &ast::Select, tail: &Tail) -> Result<BoundQuery> {
         reject_unsupported(select)?;
-        let (mut plan, scope) = self.bind_from(&select.from)?;
+        if let Some((function, args, column)) = select_list_function(select) {
+            // `SELECT f(args) AS c` is `SELECT c FROM f(args) AS c`.
+            let alias = ast::TableAlias { explicit: true, name: ast::Ident::new(&column), columns: vec![], at: None };
+            let (plan, scope) = self.bind_table_function(&function, &args, false, Some(&alias))?;
+            let mut select = select.clone();
+            select.projection = vec![ast::SelectItem::ExprWithAlias {
+                expr: ast::Expr::Identifier(ast::Ident::new(&column)),
+                alias: ast::Ident::new(&column),
+            }];
+            return self.bind_select_over(&select, tail, plan, scope);
+        }
+        let (plan, scope) = self.bind_from(&select.from)?;
+        self.bind_select_over(select, tail, plan, scope)
+    }
+
+    /// Binds the rest of a SELECT over its bound FROM.
+    fn bind_select_over(&mut self, select: &ast::Select, tail: &Tail, mut plan: Plan, scope: Scope) -> Result<BoundQuery> {
         if let Some(predicate) = &select.selection {
             let predicate = self.bind_bool(predicate, &scope)?;
             plan = Plan::Filter { input: Box::new(plan), predicate };
@@ -568,8 +584,19 @@ impl<'a> Binder<'a> {
                 let scope = Scope::of_table(&alias_name, &names, &plan.output_types());
                 Ok((plan, scope))
             }
-            ast::TableFactor::Table { name, alias, args: Some(args), .. } => {
-                self.bind_table_function(name, &args.args, alias.as_ref())
+            ast::TableFactor::Table { name, alias, args: Some(args), with_ordinality, .. } => {
+                self.bind_table_function(name, &args.args, *with_ordinality, alias.as_ref())
+            }
+            ast::TableFactor::Function { lateral: false, name, args, with_ordinality, alias } => {
+                self.bind_table_function(name, args, *with_ordinality, alias.as_ref())
+            }
+            ast::TableFactor::UNNEST { alias, array_exprs, with_offset: false, with_ordinality, .. } => {
+                let args: Vec<ast::FunctionArg> = array_exprs
+                    .iter()
+                    .map(|e| ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e.clone())))
+                    .collect();
+                let name = ast::ObjectName::from(vec![ast::Ident::new("unnest")]);
+                self.bind_table_function(&name, &args, *with_ordinality, alias.as_ref())
             }
             ast::TableFactor::Derived { lateral: false, subquery, alias, .. } => {
                 let bound = self.bind_query(subquery)?;
@@ -596,7 +623,7 @@ impl<'a> Binder<'a> {
                 return Ok((cte.query.plan.clone(), cte.query.names.clone()));
             }
         }
-        if let Some(relation) = crate::sql::system_catalog::relation(name, self.schema) {
+        if let Some(relation) = crate::sql::system_catalog::relation(name, self.schema, self.view_columns) {
             return Ok(relation);
         }
         if let Some(view) = self.schema.views.get(name).cloned() {
@@ -620,61 +647,99 @@ impl<'a> Binder<'a> {
         Ok((Plan::Scan { table, access: Access::Full, filter: None, estimate: 0.0 }, names))
     }
 
-    /// `generate_series(a, b [, step])` with constant integer arguments.
+    /// A set-returning function in FROM: `generate_series`, `unnest` or
+    /// `pg_partition_ancestors`, optionally WITH ORDINALITY. Its arguments
+    /// may name columns of enclosing queries (not of FROM items beside it).
     fn bind_table_function(
         &mut self,
         name: &ast::ObjectName,
         args: &[ast::FunctionArg],
+        ordinality: bool,
         alias: Option<&ast::TableAlias>,
     ) -> Result<(Plan, Scope)> {
         let fname = object_name(name)?;
-        if fname != "generate_series" {
-            return Err(Error::NotSupported(format!("table function {fname}")));
-        }
-        let mut numbers = Vec::new();
-        // integer arguments give an integer series, bigint ones a bigint
-        // series, as in PostgreSQL.
-        let mut output = DataType::Int32;
+        let mut bound = Vec::with_capacity(args.len());
         for a in args {
             let ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e)) = a else {
-                return Err(Error::NotSupported("named arguments".into()));
+                return Err(Error::NotSupported(format!("named arguments to {fname}")));
             };
-            match self.bind_expr(e, &Scope::default())? {
-                Expr::Literal(Value::Int(i), ty) => {
-                    if !matches!(ty, DataType::Int16 | DataType::Int32) {
-                        output = DataType::Int64;
-                    }
-                    numbers.push(i);
-                }
-                _ => {
-                    return Err(Error::NotSupported(
-                        "generate_series with non-constant or non-integer arguments".into(),
-                    ));
+            bound.push(self.bind_expr(e, &Scope::default())?);
+        }
+        let (function, args, output) = match fname.as_str() {
+            "generate_series" => self.series_arguments(bound)?,
+            "unnest" => self.unnest_argument(bound)?,
+            "pg_partition_ancestors" => {
+                let [relation] = <[Expr; 1]>::try_from(bound)
+                    .map_err(|_| Error::sql("42883", "pg_partition_ancestors takes one argument"))?;
+                let oid = crate::sql::system_catalog::to_regclass(relation, self.schema)?;
+                (TableFunction::PartitionAncestors, vec![oid], DataType::Int64)
+            }
+            other => return Err(Error::NotSupported(format!("table function {other}"))),
+        };
+        // A scalar function's column takes the table alias's name.
+        let table = alias.map(|a| ident_name(&a.name)).unwrap_or_else(|| fname.clone());
+        let mut names = vec![table.clone()];
+        let mut types = vec![output];
+        if ordinality {
+            names.push("ordinality".into());
+            types.push(DataType::Int64);
+        }
+        let names = apply_column_aliases(names, alias)?;
+        let scope = Scope::of_table(&table, &names, &types);
+        Ok((Plan::TableFunction { function, args, ordinality, types }, scope))
+    }
+
+    /// `generate_series(start, stop [, step])` over integers: integer
+    /// arguments give an integer series, bigint ones a bigint series, as in
+    /// PostgreSQL.
+    fn series_arguments(&mut self, args: Vec<Expr>) -> Result<(TableFunction, Vec<Expr>, DataType)> {
+        if !(2..=3).contains(&args.len()) {
+            return Err(Error::sql("42883", "generate_series takes (start, stop [, step])"));
+        }
+        let mut output = DataType::Int32;
+        let mut cast = Vec::with_capacity(args.len());
+        for arg in args {
+            match arg.ty() {
+                DataType::Int16 | DataType::Int32 | DataType::Unknown => {}
+                DataType::Int64 => output = DataType::Int64,
+                other => {
+                    return Err(Error::NotSupported(format!("generate_series over {other} (integers only)")));
                 }
             }
+            cast.push(self.cast_to(arg, &DataType::Int64));
         }
-        let (start, stop, step) = match numbers.as_slice() {
-            [a, b] => (*a, *b, 1),
-            [a, b, s] if *s != 0 => (*a, *b, *s),
-            _ => return Err(Error::sql("22023", "generate_series needs (start, stop [, step <> 0])")),
-        };
-        let count = if (step > 0 && start > stop) || (step < 0 && start < stop) {
-            0
-        } else {
-            ((stop as i128 - start as i128) / step as i128 + 1) as u64
-        };
-        if count > 10_000_000 {
-            return Err(Error::sql("54000", "generate_series of more than 10,000,000 rows"));
-        }
-        let rows = (0..count as i64).map(|k| vec![Expr::literal(Value::Int(start + k * step))]).collect();
-        let plan = Plan::Values { rows, types: vec![output.clone()] };
-        let table = alias.map(|a| ident_name(&a.name)).unwrap_or_else(|| "generate_series".into());
-        // A scalar function's column takes the table alias's name.
-        let default_name = alias.map(|a| ident_name(&a.name)).unwrap_or_else(|| "generate_series".into());
-        let names = apply_column_aliases(vec![default_name], alias)?;
-        let scope = Scope::of_table(&table, &names, &[output]);
-        Ok((plan, scope))
+        Ok((TableFunction::GenerateSeries, cast, output))
     }
+
+    /// `unnest(array)`: one row per element, typed as the elements.
+    fn unnest_argument(&mut self, args: Vec<Expr>) -> Result<(TableFunction, Vec<Expr>, DataType)> {
+        let [array] = <[Expr; 1]>::try_from(args).map_err(|_| Error::NotSupported("unnest of several arrays".into()))?;
+        match array.ty() {
+            DataType::Array(element) => Ok((TableFunction::Unnest, vec![array], *element)),
+            DataType::Unknown => Err(Error::sql("42804", "could not determine the element type of unnest's argument")),
+            other => Err(Error::sql("42883", format!("function unnest({other}) does not exist"))),
+        }
+    }
+}
+
+/// The set-returning function a FROM-less SELECT's only item calls, with
+/// its arguments and output column name: PostgreSQL runs such a call once
+/// per row it returns (`SELECT generate_series(1, 3)` gives three rows).
+fn select_list_function(select: &ast::Select) -> Option<(ast::ObjectName, Vec<ast::FunctionArg>, String)> {
+    let [item] = select.projection.as_slice() else { return None };
+    let (expr, alias) = match item {
+        ast::SelectItem::UnnamedExpr(e) => (e, None),
+        ast::SelectItem::ExprWithAlias { expr, alias } => (expr, Some(ident_name(alias))),
+        _ => return None,
+    };
+    let ast::Expr::Function(f) = expr else { return None };
+    let name = object_name(&f.name).ok()?;
+    let set_returning = matches!(name.as_str(), "generate_series" | "unnest" | "pg_partition_ancestors");
+    if !select.from.is_empty() || !set_returning || f.over.is_some() || f.filter.is_some() {
+        return None;
+    }
+    let ast::FunctionArguments::List(list) = &f.args else { return None };
+    Some((f.name.clone(), list.args.clone(), alias.unwrap_or(name)))
 }
 
 fn missing_using(name: &str) -> Error {

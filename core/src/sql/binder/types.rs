@@ -51,6 +51,7 @@ pub fn data_type(ty: &ast::DataType) -> Result<DataType> {
             _ => return Err(Error::NotSupported(format!("type {ty}"))),
         },
         A::Custom(name, _) => custom_type(&name.to_string().to_lowercase())?,
+        A::Regclass => DataType::Int64,
         other => return Err(Error::NotSupported(format!("type {other}"))),
     })
 }
@@ -67,12 +68,46 @@ fn custom_type(name: &str) -> Result<DataType> {
         "serial" | "serial4" => DataType::Int32,
         "bigserial" | "serial8" => DataType::Int64,
         "smallserial" | "serial2" => DataType::Int16,
-        "timestamptz" => DataType::TimestampTz,
-        "float" => DataType::Float64,
-        "name" | "citext" => DataType::Text,
-        "oid" | "regclass" => DataType::Int64,
+        other => type_named(other)?,
+    })
+}
+
+/// The type a (lower-case) name denotes, in any of PostgreSQL's spellings,
+/// `pg_catalog.`-qualified or not: `int4`, `integer`, `character varying` ….
+/// Object-id types (`oid`, `regclass` …) are bigints.
+pub fn type_named(name: &str) -> Result<DataType> {
+    Ok(match name.strip_prefix("pg_catalog.").unwrap_or(name) {
+        "bool" | "boolean" => DataType::Bool,
+        "int2" | "smallint" => DataType::Int16,
+        "int4" | "int" | "integer" => DataType::Int32,
+        "int8" | "bigint" => DataType::Int64,
+        "float4" | "real" => DataType::Float32,
+        "float8" | "float" | "double precision" => DataType::Float64,
+        "numeric" | "decimal" => DataType::Numeric(None),
+        "text" | "name" | "citext" => DataType::Text,
+        "varchar" | "character varying" => DataType::Varchar(None),
+        "bpchar" | "char" | "character" => DataType::Char(1),
+        "bytea" => DataType::Bytea,
+        "date" => DataType::Date,
+        "time" | "time without time zone" => DataType::Time,
+        "timestamp" | "timestamp without time zone" => DataType::Timestamp,
+        "timestamptz" | "timestamp with time zone" => DataType::TimestampTz,
+        "interval" => DataType::Interval,
+        "uuid" => DataType::Uuid,
+        "json" => DataType::Json,
+        "jsonb" => DataType::Jsonb,
+        "oid" | "regclass" | "regtype" | "regnamespace" | "regproc" => DataType::Int64,
         other => return Err(Error::sql("42704", format!("type \"{other}\" does not exist"))),
     })
+}
+
+/// The `reg*` object-name type a cast names, if it names one.
+pub fn reg_type(ty: &ast::DataType) -> Option<crate::sql::system_catalog::RegType> {
+    match ty {
+        ast::DataType::Custom(name, _) => crate::sql::system_catalog::RegType::named(&name.to_string().to_lowercase()),
+        ast::DataType::Regclass => Some(crate::sql::system_catalog::RegType::Class),
+        _ => None,
+    }
 }
 
 /// Whether a type name is one of the SERIAL pseudo-types.

@@ -137,6 +137,14 @@ pub fn eval_sync(e: &Expr, batch: &Batch, env: &mut EvalEnv) -> Result<Column> {
             Ok(Column::from_values(out.collect(), ty))
         }
         Expr::InList { expr, list, negated } => in_list(expr, list, *negated, batch, env),
+        Expr::Quantified { expr, op, array, all } => {
+            let (x, arrays) = (eval_sync(expr, batch, env)?, eval_sync(array, batch, env)?);
+            let out = (0..batch.len).map(|i| match arrays.get(i) {
+                Value::Array(items) => quantified(&x.get(i), *op, &items, *all),
+                _ => Ok(Value::Null),
+            });
+            Ok(Column::from_values(out.collect::<Result<_>>()?, &DataType::Bool))
+        }
         Expr::Function { name, args, ty } => function(e, name, args, ty, batch, env),
         Expr::Subquery(_) => {
             env.precomputed_for(e).ok_or_else(|| Error::Corrupt("subquery evaluated without its results".into()))
@@ -415,6 +423,7 @@ pub fn subquery_value(kind: &SubqueryKind, rows: &[Value], count: usize, x: Opti
             _ => return Err(Error::sql("21000", "more than one row returned by a subquery used as an expression")),
         },
         SubqueryKind::Exists => Value::Bool(count > 0),
+        SubqueryKind::Array => Value::Array(rows.to_vec()),
         SubqueryKind::Any { op, .. } => {
             let x = x.cloned().unwrap_or(Value::Null);
             quantified(&x, *op, rows, false)?

@@ -10,7 +10,8 @@
 //! cancel flag (57014).
 //!
 //! One file per operator family: `scan.rs`, `join.rs`, `aggregate.rs`,
-//! `sort.rs` (sort, limit, distinct, set operations, values), `window.rs`;
+//! `sort.rs` (sort, limit, distinct, set operations, values), `window.rs`,
+//! `table_function.rs` (generate_series, unnest);
 //! expressions in `eval.rs`.
 
 mod aggregate;
@@ -18,6 +19,7 @@ pub mod eval;
 mod join;
 mod scan;
 mod sort;
+mod table_function;
 mod window;
 
 use std::collections::BTreeMap;
@@ -155,6 +157,9 @@ fn build_reading(plan: &Plan, needed: Option<Vec<bool>>) -> Result<BoxOp> {
             Box::new(sort::RecursiveOp::new(*id, build(base)?, (**step).clone(), *union_all))
         }
         Plan::WorkTable { id, .. } => Box::new(sort::WorkTableOp { id: *id, done: false }),
+        Plan::TableFunction { function, args, ordinality, types } => {
+            Box::new(table_function::TableFunctionOp::new(*function, args.clone(), *ordinality, types.clone()))
+        }
     })
 }
 
