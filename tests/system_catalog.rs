@@ -139,3 +139,206 @@ async fn psql_listings_see_the_catalog() {
     drop(db);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The queries psql 15 sends for `\d t`, in order (`{oid}` stands for the
+/// table's oid, `{name}` for its name).
+const DESCRIBE: [(&str, &str); 13] = [
+    ("LOOKUP", "SELECT c.oid,
+  n.nspname,
+  c.relname
+FROM pg_catalog.pg_class c
+     LEFT JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relname OPERATOR(pg_catalog.~) '^({name})$' COLLATE pg_catalog.default
+  AND pg_catalog.pg_table_is_visible(c.oid)
+ORDER BY 2, 3;"),
+    ("TABLE_INFO", "SELECT c.relchecks, c.relkind, c.relhasindex, c.relhasrules, c.relhastriggers, c.relrowsecurity, c.relforcerowsecurity, false AS relhasoids, c.relispartition, '', c.reltablespace, CASE WHEN c.reloftype = 0 THEN '' ELSE c.reloftype::pg_catalog.regtype::pg_catalog.text END, c.relpersistence, c.relreplident, am.amname
+FROM pg_catalog.pg_class c
+ LEFT JOIN pg_catalog.pg_class tc ON (c.reltoastrelid = tc.oid)
+LEFT JOIN pg_catalog.pg_am am ON (c.relam = am.oid)
+WHERE c.oid = '{oid}';"),
+    ("COLUMNS", "SELECT a.attname,
+  pg_catalog.format_type(a.atttypid, a.atttypmod),
+  (SELECT pg_catalog.pg_get_expr(d.adbin, d.adrelid, true)
+   FROM pg_catalog.pg_attrdef d
+   WHERE d.adrelid = a.attrelid AND d.adnum = a.attnum AND a.atthasdef),
+  a.attnotnull,
+  (SELECT c.collname FROM pg_catalog.pg_collation c, pg_catalog.pg_type t
+   WHERE c.oid = a.attcollation AND t.oid = a.atttypid AND a.attcollation <> t.typcollation) AS attcollation,
+  a.attidentity,
+  a.attgenerated
+FROM pg_catalog.pg_attribute a
+WHERE a.attrelid = '{oid}' AND a.attnum > 0 AND NOT a.attisdropped
+ORDER BY a.attnum;"),
+    ("INDEXES_OF", "SELECT c2.relname, i.indisprimary, i.indisunique, i.indisclustered, i.indisvalid, pg_catalog.pg_get_indexdef(i.indexrelid, 0, true),
+  pg_catalog.pg_get_constraintdef(con.oid, true), contype, condeferrable, condeferred, i.indisreplident, c2.reltablespace
+FROM pg_catalog.pg_class c, pg_catalog.pg_class c2, pg_catalog.pg_index i
+  LEFT JOIN pg_catalog.pg_constraint con ON (conrelid = i.indrelid AND conindid = i.indexrelid AND contype IN ('p','u','x'))
+WHERE c.oid = '{oid}' AND c.oid = i.indrelid AND i.indexrelid = c2.oid
+ORDER BY i.indisprimary DESC, c2.relname;"),
+    ("CHECKS", "SELECT r.conname, pg_catalog.pg_get_constraintdef(r.oid, true)
+FROM pg_catalog.pg_constraint r
+WHERE r.conrelid = '{oid}' AND r.contype = 'c'
+ORDER BY 1;"),
+    ("FOREIGN_KEYS", "SELECT true as sametable, conname,
+  pg_catalog.pg_get_constraintdef(r.oid, true) as condef,
+  conrelid::pg_catalog.regclass AS ontable
+FROM pg_catalog.pg_constraint r
+WHERE r.conrelid = '{oid}' AND r.contype = 'f'
+     AND conparentid = 0
+ORDER BY conname"),
+    ("REFERENCED_BY", "SELECT conname, conrelid::pg_catalog.regclass AS ontable,
+       pg_catalog.pg_get_constraintdef(oid, true) AS condef
+  FROM pg_catalog.pg_constraint c
+ WHERE confrelid IN (SELECT pg_catalog.pg_partition_ancestors('{oid}')
+                     UNION ALL VALUES ('{oid}'::pg_catalog.regclass))
+       AND contype = 'f' AND conparentid = 0
+ORDER BY conname;"),
+    ("POLICIES", "SELECT pol.polname, pol.polpermissive,
+  CASE WHEN pol.polroles = '{0}' THEN NULL ELSE pg_catalog.array_to_string(array(select rolname from pg_catalog.pg_roles where oid = any (pol.polroles) order by 1),',') END,
+  pg_catalog.pg_get_expr(pol.polqual, pol.polrelid),
+  pg_catalog.pg_get_expr(pol.polwithcheck, pol.polrelid),
+  CASE pol.polcmd
+    WHEN 'r' THEN 'SELECT'
+    WHEN 'a' THEN 'INSERT'
+    WHEN 'w' THEN 'UPDATE'
+    WHEN 'd' THEN 'DELETE'
+    END AS cmd
+FROM pg_catalog.pg_policy pol
+WHERE pol.polrelid = '{oid}' ORDER BY 1;"),
+    ("STATISTICS", "SELECT oid, stxrelid::pg_catalog.regclass, stxnamespace::pg_catalog.regnamespace::pg_catalog.text AS nsp, stxname,
+pg_catalog.pg_get_statisticsobjdef_columns(oid) AS columns,
+  'd' = any(stxkind) AS ndist_enabled,
+  'f' = any(stxkind) AS deps_enabled,
+  'm' = any(stxkind) AS mcv_enabled,
+stxstattarget
+FROM pg_catalog.pg_statistic_ext
+WHERE stxrelid = '{oid}'
+ORDER BY nsp, stxname;"),
+    ("PUBLICATIONS", "SELECT pubname
+     , NULL
+     , NULL
+FROM pg_catalog.pg_publication p
+     JOIN pg_catalog.pg_publication_namespace pn ON p.oid = pn.pnpubid
+     JOIN pg_catalog.pg_class pc ON pc.relnamespace = pn.pnnspid
+WHERE pc.oid ='{oid}' and pg_catalog.pg_relation_is_publishable('{oid}')
+UNION
+SELECT pubname
+     , pg_get_expr(pr.prqual, c.oid)
+     , (CASE WHEN pr.prattrs IS NOT NULL THEN
+         (SELECT string_agg(attname, ', ')
+           FROM pg_catalog.generate_series(0, pg_catalog.array_upper(pr.prattrs::pg_catalog.int2[], 1)) s,
+                pg_catalog.pg_attribute
+          WHERE attrelid = pr.prrelid AND attnum = prattrs[s])
+        ELSE NULL END) FROM pg_catalog.pg_publication p
+     JOIN pg_catalog.pg_publication_rel pr ON p.oid = pr.prpubid
+     JOIN pg_catalog.pg_class c ON c.oid = pr.prrelid
+WHERE pr.prrelid = '{oid}'
+UNION
+SELECT pubname
+     , NULL
+     , NULL
+FROM pg_catalog.pg_publication p
+WHERE p.puballtables AND pg_catalog.pg_relation_is_publishable('{oid}')
+ORDER BY 1;"),
+    ("TRIGGERS", "SELECT t.tgname, pg_catalog.pg_get_triggerdef(t.oid, true), t.tgenabled, t.tgisinternal,
+  CASE WHEN t.tgparentid != 0 THEN
+    (SELECT u.tgrelid::pg_catalog.regclass
+     FROM pg_catalog.pg_trigger AS u,
+          pg_catalog.pg_partition_ancestors(t.tgrelid) WITH ORDINALITY AS a(relid, depth)
+     WHERE u.tgname = t.tgname AND u.tgrelid = a.relid
+           AND u.tgparentid = 0
+     ORDER BY a.depth LIMIT 1)
+  END AS parent
+FROM pg_catalog.pg_trigger t
+WHERE t.tgrelid = '{oid}' AND (NOT t.tgisinternal OR (t.tgisinternal AND t.tgenabled = 'D'))
+ORDER BY 1;"),
+    ("INHERITS", "SELECT c.oid::pg_catalog.regclass
+FROM pg_catalog.pg_class c, pg_catalog.pg_inherits i
+WHERE c.oid = i.inhparent AND i.inhrelid = '{oid}'
+  AND c.relkind != 'p' AND c.relkind != 'I'
+ORDER BY inhseqno;"),
+    ("PARTITIONS", "SELECT c.oid::pg_catalog.regclass, c.relkind, inhdetachpending, pg_catalog.pg_get_expr(c.relpartbound, c.oid)
+FROM pg_catalog.pg_class c, pg_catalog.pg_inherits i
+WHERE c.oid = i.inhrelid AND i.inhparent = '{oid}'
+ORDER BY pg_catalog.pg_get_expr(c.relpartbound, c.oid) = 'DEFAULT', c.oid::pg_catalog.regclass::pg_catalog.text;"),
+];
+
+/// Runs psql's `\d name` queries, returning each one's rows by its label.
+async fn describe(session: &mut Session, name: &str) -> std::collections::BTreeMap<&'static str, Vec<Vec<String>>> {
+    let mut out = std::collections::BTreeMap::new();
+    let lookup = DESCRIBE[0].1.replace("{name}", name);
+    let oid = query(session, &lookup).await[0][0].clone();
+    let oid = oid.trim_start_matches("Int(").trim_end_matches(')').to_string();
+    for (label, sql) in DESCRIBE {
+        out.insert(label, query(session, &sql.replace("{oid}", &oid).replace("{name}", name)).await);
+    }
+    out
+}
+
+#[tokio::test]
+async fn psql_describe_sees_columns_keys_and_constraints() {
+    let dir = std::env::temp_dir().join(format!("rustydb-describe-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let db = Database::open(&dir).await.unwrap();
+    let mut session = db.engine().session();
+    session
+        .execute(
+            "CREATE TABLE t (id INT PRIMARY KEY, name TEXT NOT NULL DEFAULT 'x', v NUMERIC(10,2), d DATE UNIQUE,
+                             CONSTRAINT positive CHECK (id > 0));
+             CREATE INDEX t_name ON t (name);
+             CREATE TABLE u (a INT REFERENCES t(id), b VARCHAR(20));",
+        )
+        .await
+        .unwrap();
+
+    let t = describe(&mut session, "t").await;
+    // relchecks, relkind, relhasindex, -, relhastriggers (foreign keys need them for psql to list any)
+    assert_eq!(&t["TABLE_INFO"][0][..5], ["Int(1)", "r", "Bool(true)", "Bool(false)", "Bool(true)"]);
+    let columns: Vec<Vec<String>> = t["COLUMNS"].iter().map(|r| r[..4].to_vec()).collect();
+    assert_eq!(
+        columns,
+        vec![
+            vec!["id", "integer", "NULL", "Bool(true)"],
+            vec!["name", "text", "'x'", "Bool(true)"],
+            vec!["v", "numeric(10,2)", "NULL", "Bool(false)"],
+            vec!["d", "date", "NULL", "Bool(false)"],
+        ]
+    );
+    let indexes: Vec<(String, String, String)> =
+        t["INDEXES_OF"].iter().map(|r| (r[0].clone(), r[5].clone(), r[6].clone())).collect();
+    assert_eq!(
+        indexes,
+        vec![
+            (
+                "t_pkey".into(),
+                "CREATE UNIQUE INDEX t_pkey ON public.t USING btree (id)".into(),
+                "PRIMARY KEY (id)".into()
+            ),
+            ("t_d_key".into(), "CREATE UNIQUE INDEX t_d_key ON public.t USING btree (d)".into(), "UNIQUE (d)".into()),
+            ("t_name".into(), "CREATE INDEX t_name ON public.t USING btree (name)".into(), "NULL".into()),
+        ]
+    );
+    assert_eq!(t["CHECKS"], vec![vec!["positive", "CHECK (id > 0)"]]);
+    assert!(t["FOREIGN_KEYS"].is_empty());
+    assert_eq!(t["REFERENCED_BY"], vec![vec!["u_a_fkey", "u", "FOREIGN KEY (a) REFERENCES t(id)"]]);
+    for empty in ["POLICIES", "STATISTICS", "PUBLICATIONS", "TRIGGERS", "INHERITS", "PARTITIONS"] {
+        assert!(t[empty].is_empty(), "{empty}: {:?}", t[empty]);
+    }
+
+    let u = describe(&mut session, "u").await;
+    assert_eq!(u["COLUMNS"][1][1], "character varying(20)");
+    assert_eq!(u["FOREIGN_KEYS"], vec![vec!["Bool(true)", "u_a_fkey", "FOREIGN KEY (a) REFERENCES t(id)", "u"]]);
+    assert!(u["REFERENCED_BY"].is_empty());
+
+    // regclass both ways, and an unknown name is an error, not NULL.
+    let oid = query(&mut session, "SELECT 't'::regclass").await[0][0].clone();
+    let back = format!(
+        "SELECT {}::regclass, '{}'::regclass = 't'::regclass",
+        oid.trim_start_matches("Int(").trim_end_matches(')'),
+        oid.trim_start_matches("Int(").trim_end_matches(')')
+    );
+    assert_eq!(query(&mut session, &back).await[0], ["t", "Bool(true)"]);
+    assert_eq!(session.execute("SELECT 'missing'::regclass").await.unwrap_err().sqlstate(), "42P01");
+    drop(db);
+    let _ = std::fs::remove_dir_all(&dir);
+}

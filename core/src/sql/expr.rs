@@ -161,9 +161,9 @@ impl Expr {
             | Expr::Quantified { .. } => DataType::Bool,
             Expr::Subquery(sub) => match &sub.kind {
                 SubqueryKind::Scalar => sub.plan.output_types().into_iter().next().unwrap_or(DataType::Unknown),
-                SubqueryKind::Array => DataType::Array(Box::new(
-                    sub.plan.output_types().into_iter().next().unwrap_or(DataType::Unknown),
-                )),
+                SubqueryKind::Array => {
+                    DataType::Array(Box::new(sub.plan.output_types().into_iter().next().unwrap_or(DataType::Unknown)))
+                }
                 _ => DataType::Bool,
             },
         }

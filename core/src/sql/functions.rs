@@ -323,9 +323,8 @@ fn array_call(name: &str, args: &[Value]) -> Option<Result<Value>> {
     };
     let dimension = || args.get(1).map(int_value).transpose();
     let length = items.len() as i64;
-    let in_dimension = |value: i64| {
-        dimension().map(|d| if d == Some(1) && length > 0 { Value::Int(value) } else { Value::Null })
-    };
+    let in_dimension =
+        |value: i64| dimension().map(|d| if d == Some(1) && length > 0 { Value::Int(value) } else { Value::Null });
     Some(match name {
         "array_upper" | "array_length" => in_dimension(length),
         "array_lower" => in_dimension(1),

@@ -768,6 +768,28 @@ pub fn fold(e: Expr) -> Expr {
     })
 }
 
+/// Estimated rows of a set-returning function: exact for a series or an
+/// array given as constants, otherwise PostgreSQL's defaults (1000 rows for
+/// a function, 100 elements for an array).
+fn table_function_rows(function: crate::sql::plan::TableFunction, args: &[Expr]) -> f64 {
+    use crate::sql::plan::TableFunction as F;
+    let literal = |i: usize| match args.get(i) {
+        Some(Expr::Literal(v, _)) => Some(v),
+        _ => None,
+    };
+    match function {
+        F::GenerateSeries => match (literal(0), literal(1)) {
+            (Some(Value::Int(a)), Some(Value::Int(b))) => ((*b as f64 - *a as f64).abs() + 1.0).max(1.0),
+            _ => 1000.0,
+        },
+        F::Unnest => match literal(0) {
+            Some(Value::Array(items)) => items.len().max(1) as f64,
+            _ => 100.0,
+        },
+        F::PartitionAncestors => 1.0,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -943,27 +965,5 @@ mod tests {
         let text = explain(&p);
         let filter = text.find("Filter").expect("a filter");
         assert!(filter < text.find("Hash Join").expect("a hash join"), "{text}");
-    }
-}
-
-/// Estimated rows of a set-returning function: exact for a series or an
-/// array given as constants, otherwise PostgreSQL's defaults (1000 rows for
-/// a function, 100 elements for an array).
-fn table_function_rows(function: crate::sql::plan::TableFunction, args: &[Expr]) -> f64 {
-    use crate::sql::plan::TableFunction as F;
-    let literal = |i: usize| match args.get(i) {
-        Some(Expr::Literal(v, _)) => Some(v),
-        _ => None,
-    };
-    match function {
-        F::GenerateSeries => match (literal(0), literal(1)) {
-            (Some(Value::Int(a)), Some(Value::Int(b))) => ((*b as f64 - *a as f64).abs() + 1.0).max(1.0),
-            _ => 1000.0,
-        },
-        F::Unnest => match literal(0) {
-            Some(Value::Array(items)) => items.len().max(1) as f64,
-            _ => 100.0,
-        },
-        F::PartitionAncestors => 1.0,
     }
 }

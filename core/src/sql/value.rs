@@ -196,9 +196,9 @@ impl DataType {
             2950 => DataType::Uuid,
             3802 => DataType::Jsonb,
             _ => {
-                let element = BASE_TYPE_OIDS.iter().find(|&&base| {
-                    DataType::from_oid(base, -1).is_some_and(|t| t.array_oid() == oid)
-                })?;
+                let element = BASE_TYPE_OIDS
+                    .iter()
+                    .find(|&&base| DataType::from_oid(base, -1).is_some_and(|t| t.array_oid() == oid))?;
                 DataType::Array(Box::new(DataType::from_oid(*element, typmod)?))
             }
         })

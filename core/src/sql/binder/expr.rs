@@ -62,15 +62,7 @@ impl Binder<'_> {
             ast::Expr::ILike { negated, expr, pattern, escape_char, any: false } => {
                 self.bind_like(expr, pattern, escape_char.as_deref(), *negated, true, scope)
             }
-            ast::Expr::Cast { expr, data_type, .. } => {
-                if let Some(kind) = types::reg_type(data_type) {
-                    let inner = self.bind_expr(expr, scope)?;
-                    return crate::sql::system_catalog::reg_cast(kind, inner, self.schema);
-                }
-                let to = types::data_type(data_type)?;
-                let inner = self.bind_expr(expr, scope)?;
-                Ok(self.cast_to(inner, &to))
-            }
+            ast::Expr::Cast { expr, data_type, .. } => self.bind_cast(expr, data_type, scope),
             ast::Expr::TypedString(ts) => {
                 let to = types::data_type(&ts.data_type)?;
                 let text = string_value(&ts.value.value)?;
@@ -91,6 +83,16 @@ impl Binder<'_> {
             ast::Expr::AllOp { left, compare_op, right } => self.bind_any_all(left, compare_op, right, true, scope),
             other => self.bind_special_form(other, scope),
         }
+    }
+
+    /// `expr::type`; a `reg*` type looks names up in the catalog.
+    fn bind_cast(&mut self, expr: &ast::Expr, data_type: &ast::DataType, scope: &Scope) -> Result<Expr> {
+        let inner = self.bind_expr(expr, scope)?;
+        if let Some(kind) = types::reg_type(data_type) {
+            return crate::sql::system_catalog::reg_cast(kind, inner, self.schema);
+        }
+        let to = types::data_type(data_type)?;
+        Ok(self.cast_to(inner, &to))
     }
 
     /// SQL's special syntax for functions (EXTRACT, SUBSTRING … FROM,
@@ -486,8 +488,10 @@ impl Binder<'_> {
         self.outer.pop();
         let bound = bound?;
         let correlated = self.outer_refs > refs_before;
-        if matches!(kind, SubqueryKind::Scalar | SubqueryKind::Array | SubqueryKind::Any { .. } | SubqueryKind::All { .. })
-            && bound.names.len() != 1
+        if matches!(
+            kind,
+            SubqueryKind::Scalar | SubqueryKind::Array | SubqueryKind::Any { .. } | SubqueryKind::All { .. }
+        ) && bound.names.len() != 1
         {
             return Err(Error::sql("42601", "subquery must return only one column"));
         }
@@ -576,11 +580,15 @@ impl Binder<'_> {
             DataType::Array(element) => *element,
             DataType::Unknown => x.ty(),
             other => {
-                return Err(Error::sql("42809", format!("op ANY/ALL (array) requires an array on the right, not {other}")));
+                return Err(Error::sql(
+                    "42809",
+                    format!("op ANY/ALL (array) requires an array on the right, not {other}"),
+                ));
             }
         };
-        let common = common_type(&x.ty(), &element)
-            .ok_or_else(|| Error::sql("42883", format!("operator does not exist: {} {} {element}", x.ty(), op.symbol())))?;
+        let common = common_type(&x.ty(), &element).ok_or_else(|| {
+            Error::sql("42883", format!("operator does not exist: {} {} {element}", x.ty(), op.symbol()))
+        })?;
         let common = if common == DataType::Unknown { DataType::Text } else { common };
         let x = self.cast_to(x, &common);
         let array = self.cast_to(array, &DataType::Array(Box::new(common)));
@@ -595,7 +603,10 @@ impl Binder<'_> {
                 return Err(Error::NotSupported(format!("field access or array slice {access}")));
             };
             let DataType::Array(element) = value.ty() else {
-                return Err(Error::sql("42804", format!("cannot subscript type {} because it is not an array", value.ty())));
+                return Err(Error::sql(
+                    "42804",
+                    format!("cannot subscript type {} because it is not an array", value.ty()),
+                ));
             };
             let index = self.bind_expr(index, scope)?;
             let index = self.cast_to(index, &DataType::Int64);

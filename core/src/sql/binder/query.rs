@@ -263,7 +263,13 @@ impl<'a> Binder<'a> {
     }
 
     /// Binds the rest of a SELECT over its bound FROM.
-    fn bind_select_over(&mut self, select: &ast::Select, tail: &Tail, mut plan: Plan, scope: Scope) -> Result<BoundQuery> {
+    fn bind_select_over(
+        &mut self,
+        select: &ast::Select,
+        tail: &Tail,
+        mut plan: Plan,
+        scope: Scope,
+    ) -> Result<BoundQuery> {
         if let Some(predicate) = &select.selection {
             let predicate = self.bind_bool(predicate, &scope)?;
             plan = Plan::Filter { input: Box::new(plan), predicate };
@@ -713,7 +719,8 @@ impl<'a> Binder<'a> {
 
     /// `unnest(array)`: one row per element, typed as the elements.
     fn unnest_argument(&mut self, args: Vec<Expr>) -> Result<(TableFunction, Vec<Expr>, DataType)> {
-        let [array] = <[Expr; 1]>::try_from(args).map_err(|_| Error::NotSupported("unnest of several arrays".into()))?;
+        let [array] =
+            <[Expr; 1]>::try_from(args).map_err(|_| Error::NotSupported("unnest of several arrays".into()))?;
         match array.ty() {
             DataType::Array(element) => Ok((TableFunction::Unnest, vec![array], *element)),
             DataType::Unknown => Err(Error::sql("42804", "could not determine the element type of unnest's argument")),

@@ -122,10 +122,7 @@ pub fn eval_sync(e: &Expr, batch: &Batch, env: &mut EvalEnv) -> Result<Column> {
             let out: Vec<bool> = (0..batch.len).map(|i| (l.get(i) != r.get(i)) != *negated).collect();
             Ok(Column { data: ColumnData::Bool(out), nulls: None })
         }
-        Expr::Cast { expr, to } => {
-            let c = eval_sync(expr, batch, env)?;
-            cast_column(c, to)
-        }
+        Expr::Cast { expr, to } => cast_column(eval_sync(expr, batch, env)?, to),
         Expr::Case { branches, otherwise, ty, .. } => case(branches, otherwise.as_deref(), ty, batch, env),
         Expr::Coalesce { args, ty } => coalesce(args, ty, batch, env),
         Expr::NullIf { left, right, ty } => {
@@ -137,14 +134,7 @@ pub fn eval_sync(e: &Expr, batch: &Batch, env: &mut EvalEnv) -> Result<Column> {
             Ok(Column::from_values(out.collect(), ty))
         }
         Expr::InList { expr, list, negated } => in_list(expr, list, *negated, batch, env),
-        Expr::Quantified { expr, op, array, all } => {
-            let (x, arrays) = (eval_sync(expr, batch, env)?, eval_sync(array, batch, env)?);
-            let out = (0..batch.len).map(|i| match arrays.get(i) {
-                Value::Array(items) => quantified(&x.get(i), *op, &items, *all),
-                _ => Ok(Value::Null),
-            });
-            Ok(Column::from_values(out.collect::<Result<_>>()?, &DataType::Bool))
-        }
+        Expr::Quantified { expr, op, array, all } => quantified_column(expr, *op, array, *all, batch, env),
         Expr::Function { name, args, ty } => function(e, name, args, ty, batch, env),
         Expr::Subquery(_) => {
             env.precomputed_for(e).ok_or_else(|| Error::Corrupt("subquery evaluated without its results".into()))
@@ -357,6 +347,23 @@ fn in_list(expr: &Expr, list: &[Expr], negated: bool, batch: &Batch, env: &mut E
         result.map(|b| Value::Bool(b != negated)).unwrap_or(Value::Null)
     });
     Ok(Column::from_values(out.collect(), &DataType::Bool))
+}
+
+/// `x op ANY (array)` (or ALL) row by row; a NULL array gives NULL.
+fn quantified_column(
+    expr: &Expr,
+    op: BinaryOp,
+    array: &Expr,
+    all: bool,
+    batch: &Batch,
+    env: &mut EvalEnv,
+) -> Result<Column> {
+    let (x, arrays) = (eval_sync(expr, batch, env)?, eval_sync(array, batch, env)?);
+    let out = (0..batch.len).map(|i| match arrays.get(i) {
+        Value::Array(items) => quantified(&x.get(i), op, &items, all),
+        _ => Ok(Value::Null),
+    });
+    Ok(Column::from_values(out.collect::<Result<_>>()?, &DataType::Bool))
 }
 
 /// SQL `v = ANY(values)`: Some(true) on a match, None if unknown.

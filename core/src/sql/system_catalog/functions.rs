@@ -11,9 +11,9 @@
 //! bigint in the second; there is no separate `regclass` type.
 
 use super::{CATALOG_RELATION_OIDS, ConstraintKind, Oids, column_list, role_oids};
-use crate::sql::functions::quote_ident;
 use crate::sql::catalog::Schema;
 use crate::sql::expr::Expr;
+use crate::sql::functions::quote_ident;
 use crate::sql::ops::BinaryOp;
 use crate::sql::value::{DataType, Value};
 use crate::{Error, Result};
@@ -108,12 +108,9 @@ pub fn bind_function(name: &str, args: Vec<Expr>, schema: &Schema) -> Result<Exp
     let oids = Oids::of(schema);
     Ok(match name {
         "pg_get_userbyid" => user_name(as_oid(first), schema),
-        "pg_encoding_to_char" => lookup(
-            &as_oid(first),
-            vec![(int(super::UTF8_ENCODING), text("UTF8"))],
-            text(""),
-            DataType::Text,
-        ),
+        "pg_encoding_to_char" => {
+            lookup(&as_oid(first), vec![(int(super::UTF8_ENCODING), text("UTF8"))], text(""), DataType::Text)
+        }
         "pg_get_indexdef" => {
             let column = args.next().map(as_oid);
             index_definition(&oids, &as_oid(first), column)
@@ -166,7 +163,9 @@ fn index_definition(oids: &Oids<'_>, oid: &Expr, column: Option<Expr>) -> Expr {
     let Some(column) = column else { return whole };
     let branches = columns
         .into_iter()
-        .map(|(index_oid, k, name)| (Expr::And(Box::new(equals(oid, int(index_oid))), Box::new(equals(&column, int(k)))), text(&name)))
+        .map(|(index_oid, k, name)| {
+            (Expr::And(Box::new(equals(oid, int(index_oid))), Box::new(equals(&column, int(k)))), text(&name))
+        })
         .collect();
     let key_column = Expr::Case { operand: None, branches, otherwise: Some(Box::new(null_text())), ty: DataType::Text };
     Expr::Case {
@@ -269,9 +268,9 @@ fn by_name(expr: Expr, pairs: Vec<(Expr, Expr)>, code: &'static str, what: &str)
         }
         let wanted = name.strip_prefix("public.").unwrap_or(name).trim_matches('"');
         let catalog_name = name.trim().to_lowercase();
-        let found = pairs.iter().find(|(key, _)| {
-            matches!(key, Expr::Literal(Value::Text(k), _) if *k == wanted || *k == catalog_name)
-        });
+        let found = pairs
+            .iter()
+            .find(|(key, _)| matches!(key, Expr::Literal(Value::Text(k), _) if *k == wanted || *k == catalog_name));
         return match found {
             Some((_, oid)) => Ok(oid.clone()),
             None => Err(Error::sql(code, format!("{what} \"{name}\" does not exist"))),

@@ -299,9 +299,10 @@ fn class_width(class: &Class<'_>) -> i64 {
 
 /// Whether table `name` has foreign keys or is referenced by one.
 fn has_foreign_keys(schema: &Schema, name: &str) -> bool {
-    schema.tables.values().any(|t| {
-        t.foreign_keys.iter().any(|fk| fk.ref_table == name) || (t.name == name && !t.foreign_keys.is_empty())
-    })
+    schema
+        .tables
+        .values()
+        .any(|t| t.foreign_keys.iter().any(|fk| fk.ref_table == name) || (t.name == name && !t.foreign_keys.is_empty()))
 }
 
 /// `pg_attribute`: the columns of every table, numbered from 1.
