@@ -102,6 +102,11 @@ echo "    accounts=$accounts tellers=$tellers branches=$branches history deltas=
 echo "== psql -c"
 psql -c "SELECT count(*) AS accounts FROM pgbench_accounts" | sed 's/^/    /'
 [ "$(psql -Atc 'SELECT count(*) FROM pgbench_accounts')" = 100000 ] || fail "pgbench_accounts lost rows"
+echo "== psql \\d pgbench_accounts (psql's catalog queries)"
+described=$(psql -c '\d pgbench_accounts') || fail "psql \\d failed"
+echo "$described" | sed 's/^/    /'
+grep -q '"pgbench_accounts_pkey" PRIMARY KEY, btree (aid)' <<< "$described" || fail "\\d shows no primary key"
+grep -q 'abalance *| integer' <<< "$described" || fail "\\d shows no columns"
 echo "== psql over TLS (sslmode=verify-full)"
 secure="host=localhost sslmode=verify-full sslrootcert=$tls/ca.crt"
 [ "$(psql "$secure" -Atc 'SELECT count(*) FROM pgbench_accounts')" = 100000 ] || fail "psql over TLS"
