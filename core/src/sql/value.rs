@@ -204,10 +204,23 @@ impl DataType {
         })
     }
 
+    /// `pg_type.typlen`: bytes of a fixed-size type's values, -1 for
+    /// variable-length types.
+    pub fn fixed_size(&self) -> i16 {
+        match self {
+            DataType::Bool => 1,
+            DataType::Int16 => 2,
+            DataType::Int32 | DataType::Float32 | DataType::Date => 4,
+            DataType::Int64 | DataType::Float64 | DataType::Time | DataType::Timestamp | DataType::TimestampTz => 8,
+            DataType::Interval | DataType::Uuid => 16,
+            _ => -1,
+        }
+    }
+
     /// The type modifier PostgreSQL stores for this type (see [`DataType::from_oid`]).
     pub fn typmod(&self) -> i32 {
         match self {
-            DataType::Varchar(Some(n)) | DataType::Char(n) => *n as i32 + 4,
+            DataType::Varchar(Some(n)) | DataType::Char(n) if *n > 0 => *n as i32 + 4,
             DataType::Numeric(Some((p, s))) => ((*p << 16) | *s) as i32 + 4,
             DataType::Array(element) => element.typmod(),
             _ => -1,

@@ -691,8 +691,8 @@ impl Connection {
                     0,
                     0,
                     c.data_type.oid(),
-                    types::type_size(&c.data_type),
-                    types::type_modifier(&c.data_type),
+                    c.data_type.fixed_size(),
+                    c.data_type.typmod(),
                     format_of(formats, i),
                 )
             })

@@ -20,60 +20,12 @@ const PG_EPOCH_MICROS: i64 = 946_684_800_000_000;
 pub fn type_of_oid(oid: u32) -> Result<DataType> {
     Ok(match oid {
         0 | 705 => DataType::Unknown,
-        16 => DataType::Bool,
-        17 => DataType::Bytea,
-        20 => DataType::Int64,
-        21 => DataType::Int16,
-        23 => DataType::Int32,
-        25 => DataType::Text,
-        114 => DataType::Json,
-        700 => DataType::Float32,
-        701 => DataType::Float64,
         // bpchar parameters are cast on assignment to the column's CHAR(n).
         1042 => DataType::Text,
-        1043 => DataType::Varchar(None),
-        1082 => DataType::Date,
-        1083 => DataType::Time,
-        1114 => DataType::Timestamp,
-        1184 => DataType::TimestampTz,
-        1186 => DataType::Interval,
-        1700 => DataType::Numeric(None),
-        2950 => DataType::Uuid,
-        3802 => DataType::Jsonb,
-        other => {
-            const ELEMENTS: [u32; 18] =
-                [16, 17, 20, 21, 23, 25, 114, 700, 701, 1043, 1082, 1083, 1114, 1184, 1186, 1700, 2950, 3802];
-            let element = ELEMENTS
-                .iter()
-                .map(|&e| type_of_oid(e))
-                .find(|t| t.as_ref().is_ok_and(|t| DataType::Array(Box::new(t.clone())).oid() == other));
-            match element {
-                Some(element) => DataType::Array(Box::new(element?)),
-                None => return Err(Error::sql("42704", format!("type with OID {other} is not supported"))),
-            }
-        }
+        1014 => DataType::Array(Box::new(DataType::Text)),
+        other => DataType::from_oid(other, -1)
+            .ok_or_else(|| Error::sql("42704", format!("type with OID {other} is not supported")))?,
     })
-}
-
-/// `pg_type.typlen`: the fixed size of a type, -1 for variable length.
-pub fn type_size(ty: &DataType) -> i16 {
-    match ty {
-        DataType::Bool => 1,
-        DataType::Int16 => 2,
-        DataType::Int32 | DataType::Float32 | DataType::Date => 4,
-        DataType::Int64 | DataType::Float64 | DataType::Time | DataType::Timestamp | DataType::TimestampTz => 8,
-        DataType::Interval | DataType::Uuid => 16,
-        _ => -1,
-    }
-}
-
-/// `atttypmod`: declared length or precision, -1 when there is none.
-pub fn type_modifier(ty: &DataType) -> i32 {
-    match ty {
-        DataType::Varchar(Some(n)) | DataType::Char(n) if *n > 0 => *n as i32 + 4,
-        DataType::Numeric(Some((p, s))) => ((*p as i32) << 16 | *s as i32) + 4,
-        _ => -1,
-    }
 }
 
 /// A value in the text format (NULL is sent as a length of -1 by the caller).

@@ -484,14 +484,7 @@ fn constraints(oids: &Oids<'_>) -> (Columns, Rows) {
 
 /// Bytes of a fixed-size type's values; -1 for variable-length ones.
 fn type_length(ty: &DataType) -> i64 {
-    match ty {
-        DataType::Bool => 1,
-        DataType::Int16 => 2,
-        DataType::Int32 | DataType::Float32 | DataType::Date => 4,
-        DataType::Int64 | DataType::Float64 | DataType::Time | DataType::Timestamp | DataType::TimestampTz => 8,
-        DataType::Interval | DataType::Uuid => 16,
-        _ => -1,
-    }
+    i64::from(ty.fixed_size())
 }
 
 /// The collation oid of a column of this type: the default for text, none otherwise.
