@@ -11,8 +11,10 @@
 //! Invariants that make that true:
 //! * The scanner ([`scan`]) finds only plain integer literals and plain
 //!   single-quoted strings; anything it cannot read for certain (comments,
-//!   dollar quotes, E'' or B'' strings, decimals, exponents, parameters)
-//!   makes the text uncacheable. Token kinds alone decide sqlparser's
+//!   dollar quotes, E'' or B'' strings, decimals, exponents) makes the text
+//!   uncacheable. Parameters (`$1`) stay in the key as they are, so the
+//!   texts drivers send in the extended protocol (`… WHERE id = $1`) are
+//!   cached too. Token kinds alone decide sqlparser's
 //!   grammar, so two texts equal outside their literals parse to the same
 //!   shape.
 //! * A text is cached only when every literal the scanner found is a value
@@ -59,10 +61,11 @@ struct Found {
 type Entry = Option<Arc<Shape>>;
 
 /// A cached shape: its statements, and for each value expression (in the
-/// visitor's order) which literal of the text it holds.
+/// visitor's order) which literal of the text it holds (`None`: a
+/// parameter, the same in every text of the shape).
 struct Shape {
     statements: Vec<ast::Statement>,
-    slots: Vec<usize>,
+    slots: Vec<Option<usize>>,
 }
 
 #[derive(Default)]
@@ -107,12 +110,16 @@ fn shape_of(parsed: &[ParsedStatement], found: &[Found]) -> Option<Shape> {
     let mut used = vec![false; found.len()];
     let outcome = ast::visit_expressions_mut(&mut statements, |expr| {
         if let ast::Expr::Value(value) = expr {
+            if matches!(value.value, ast::Value::Placeholder(_)) {
+                slots.push(None);
+                return ControlFlow::Continue(());
+            }
             let at = (value.span.start.line, value.span.start.column);
             let slot = found.iter().position(|f| (f.line, f.column) == at && same_kind(&f.literal, &value.value));
             match slot {
                 Some(slot) if !used[slot] => {
                     used[slot] = true;
-                    slots.push(slot);
+                    slots.push(Some(slot));
                 }
                 _ => return ControlFlow::Break(()),
             }
@@ -138,6 +145,7 @@ fn instantiate(shape: &Shape, found: &[Found]) -> Vec<ParsedStatement> {
         if let ast::Expr::Value(value) = expr {
             let slot = shape.slots[next];
             next += 1;
+            let Some(slot) = slot else { return ControlFlow::Continue(()) };
             value.value = match &found[slot].literal {
                 Literal::Integer(text) => ast::Value::Number(text.clone(), false),
                 Literal::Text(text) => ast::Value::SingleQuotedString(text.clone()),
@@ -178,6 +186,15 @@ fn scan(sql: &str) -> Option<(String, Vec<Found>)> {
         match c {
             '-' if next == Some('-') => return None,
             '/' if next == Some('*') => return None,
+            '$' if next.is_some_and(|n| n.is_ascii_digit()) => {
+                // A parameter: `$` and digits, kept in the key as written.
+                let len = 1 + chars[i + 1..].iter().take_while(|c| c.is_ascii_digit()).count();
+                if chars.get(i + len).is_some_and(|&a| is_word(a)) {
+                    return None;
+                }
+                key.extend(&chars[i..i + len]);
+                advance(len, &mut i, &mut line, &mut column);
+            }
             '$' | '\\' | '\u{1}' | '\u{2}' => return None,
             '\'' => {
                 let (text, len) = quoted(&chars[i..], '\'')?;
@@ -309,8 +326,9 @@ mod tests {
         for text in [
             "SELECT 1 -- comment",
             "SELECT /* c */ 1",
-            "SELECT $1",
+            "SELECT $1a",
             "SELECT $$x$$",
+            "SELECT $tag$x$tag$",
             "SELECT E'a\\n'",
             "SELECT 1.5",
             "SELECT 1e3",
@@ -328,6 +346,28 @@ mod tests {
         }
         assert_eq!(cache.shapes.lock().unwrap().len(), 1);
         assert!(cache.shapes.lock().unwrap().values().all(Option::is_none));
+    }
+
+    /// Extended-protocol texts: parameters are part of the shape, literals
+    /// beside them still slots.
+    #[test]
+    fn texts_with_parameters_are_cached() {
+        let cache = ParseCache::default();
+        let texts_in_order = [
+            "UPDATE pgbench_accounts SET abalance = abalance + $1 WHERE aid = $2;",
+            "UPDATE pgbench_accounts SET abalance = abalance + $1 WHERE aid = $2;",
+            "SELECT $1, 5 WHERE $2 = 'a'",
+            "SELECT $1, 7 WHERE $2 = 'b'",
+            "SELECT $2, 7 WHERE $1 = 'b'",
+            "SELECT $10 + $1",
+        ];
+        for text in texts_in_order {
+            let fresh = texts(&parse_script(text).unwrap());
+            assert_eq!(texts(&cache.parse(text).unwrap()), fresh, "{text}");
+        }
+        let shapes = cache.shapes.lock().unwrap();
+        assert!(shapes.values().all(Option::is_some));
+        assert_eq!(shapes.len(), 4, "one shape per text apart from literals");
     }
 
     #[test]

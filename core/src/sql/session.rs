@@ -328,7 +328,20 @@ impl Session {
 
     /// Parses and binds `sql` once; `param_types` may leave types unknown.
     pub async fn prepare(&mut self, sql: &str, param_types: &[DataType]) -> Result<PreparedStatement> {
-        let mut statements = parse(sql)?;
+        // Drivers prepare the same texts over and over (an unnamed statement
+        // per query in the extended protocol): the parse cache serves them.
+        let parsed = self.db.parse_script(sql)?;
+        let mut statements = if parsed.iter().all(|s| matches!(s, ParsedStatement::Sql(_))) {
+            parsed
+                .into_iter()
+                .filter_map(|s| match s {
+                    ParsedStatement::Sql(statement) => Some(*statement),
+                    _ => None,
+                })
+                .collect()
+        } else {
+            parse(sql)?
+        };
         if statements.len() > 1 {
             return Err(Error::sql("42601", "cannot insert multiple commands into a prepared statement"));
         }
