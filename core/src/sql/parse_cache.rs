@@ -167,7 +167,6 @@ fn scan(sql: &str) -> Option<(String, Vec<Found>)> {
     let mut found = Vec::new();
     let (mut line, mut column) = (1u64, 1u64);
     let mut i = 0;
-    let is_word = |c: char| c.is_alphanumeric() || c == '_' || c == '$';
     while i < chars.len() {
         let c = chars[i];
         let next = chars.get(i + 1).copied();
@@ -187,11 +186,7 @@ fn scan(sql: &str) -> Option<(String, Vec<Found>)> {
             '-' if next == Some('-') => return None,
             '/' if next == Some('*') => return None,
             '$' if next.is_some_and(|n| n.is_ascii_digit()) => {
-                // A parameter: `$` and digits, kept in the key as written.
-                let len = 1 + chars[i + 1..].iter().take_while(|c| c.is_ascii_digit()).count();
-                if chars.get(i + len).is_some_and(|&a| is_word(a)) {
-                    return None;
-                }
+                let len = parameter_len(&chars[i..])?;
                 key.extend(&chars[i..i + len]);
                 advance(len, &mut i, &mut line, &mut column);
             }
@@ -235,6 +230,18 @@ fn scan(sql: &str) -> Option<(String, Vec<Found>)> {
         }
     }
     Some((key, found))
+}
+
+/// The length of the parameter (`$` and digits) at the start of `chars`,
+/// kept in the key as written; `None` if a word character follows.
+fn parameter_len(chars: &[char]) -> Option<usize> {
+    let len = 1 + chars[1..].iter().take_while(|c| c.is_ascii_digit()).count();
+    (!chars.get(len).copied().is_some_and(is_word)).then_some(len)
+}
+
+/// Whether `c` continues an identifier or keyword.
+fn is_word(c: char) -> bool {
+    c.is_alphanumeric() || c == '_' || c == '$'
 }
 
 /// The content of the quoted token at the start of `chars` (doubled quotes
