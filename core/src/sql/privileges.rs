@@ -67,6 +67,19 @@ impl Privilege {
             Privilege::Trigger => "TRIGGER",
         }
     }
+
+    /// Its letter in PostgreSQL's ACL text.
+    pub fn letter(self) -> char {
+        match self {
+            Privilege::Select => 'r',
+            Privilege::Insert => 'a',
+            Privilege::Update => 'w',
+            Privilege::Delete => 'd',
+            Privilege::Truncate => 'D',
+            Privilege::References => 'x',
+            Privilege::Trigger => 't',
+        }
+    }
 }
 
 /// Owner and grants of one relation.
@@ -96,7 +109,41 @@ impl Acl {
     fn mentions(&self, role: &str) -> bool {
         self.owner.as_deref() == Some(role) || self.grants.contains_key(role)
     }
+
+    /// The ACL as PostgreSQL's `aclitem[]` text (`pg_class.relacl`):
+    /// `grantee=privileges/grantor`, the owner first with every privilege,
+    /// PUBLIC as an empty grantee; `None` while nothing was granted (the
+    /// default privileges). `owner` stands in for a relation without one.
+    pub fn items(&self, owner: &str) -> Option<Vec<String>> {
+        if self.grants.is_empty() {
+            return None;
+        }
+        let owner = self.owner.as_deref().unwrap_or(owner);
+        let item = |grantee: &str, privileges: &mut dyn Iterator<Item = Privilege>| {
+            let mut letters: Vec<Privilege> = privileges.collect();
+            letters.sort_by_key(|p| ACL_ORDER.iter().position(|q| q == p));
+            let letters: String = letters.into_iter().map(Privilege::letter).collect();
+            let grantee = if grantee == PUBLIC { "" } else { grantee };
+            format!("{grantee}={letters}/{owner}")
+        };
+        let mut items = vec![item(owner, &mut ALL.into_iter())];
+        for (grantee, privileges) in &self.grants {
+            items.push(item(grantee, &mut privileges.iter().copied()));
+        }
+        Some(items)
+    }
 }
+
+/// The order PostgreSQL prints privilege letters in (`arwdDxt`).
+const ACL_ORDER: [Privilege; 7] = [
+    Privilege::Insert,
+    Privilege::Select,
+    Privilege::Update,
+    Privilege::Delete,
+    Privilege::Truncate,
+    Privilege::References,
+    Privilege::Trigger,
+];
 
 /// Fails with 42501 unless `actor` may run `statement` against `schema`.
 pub fn check(statement: &ast::Statement, schema: &Schema, actor: &Actor) -> Result<()> {
@@ -414,4 +461,21 @@ fn grantee_name(grantee: &ast::Grantee, schema: &Schema) -> Result<String> {
         return Err(Error::sql("42704", format!("role \"{name}\" does not exist")));
     }
     Ok(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn acl_items_read_as_postgresql_prints_them() {
+        let mut acl = Acl { owner: Some("owner".into()), grants: BTreeMap::new() };
+        assert_eq!(acl.items("rustydb"), None, "default privileges are NULL");
+        acl.grants.insert("alice".into(), BTreeSet::from([Privilege::Select, Privilege::Insert, Privilege::Trigger]));
+        acl.grants.insert(PUBLIC.into(), BTreeSet::from([Privilege::Select]));
+        let items = acl.items("rustydb").unwrap();
+        assert_eq!(items, ["owner=arwdDxt/owner", "alice=art/owner", "=r/owner"]);
+        acl.owner = None;
+        assert_eq!(acl.items("rustydb").unwrap()[0], "rustydb=arwdDxt/rustydb");
+    }
 }

@@ -33,6 +33,7 @@ use crate::sql::catalog::{IndexDef, Schema, TableDef};
 use crate::sql::expr::Expr;
 use crate::sql::functions::quote_ident;
 use crate::sql::plan::Plan;
+use crate::sql::privileges::Acl;
 use crate::sql::roles::BOOTSTRAP_SUPERUSER;
 use crate::sql::value::DataType;
 
@@ -98,6 +99,7 @@ struct Class<'a> {
     /// `r` table, `v` view, `i` index, `S` sequence.
     kind: &'static str,
     owner: Option<&'a str>,
+    acl: Option<&'a Acl>,
     table: Option<&'a TableDef>,
     index: Option<&'a IndexDef>,
 }
@@ -129,18 +131,19 @@ impl<'a> Oids<'a> {
         let mut all: Vec<Class<'a>> = Vec::new();
         for (name, table) in &schema.tables {
             let owner = table.acl.owner.as_deref();
-            all.push(Class { name, kind: "r", owner, table: Some(table), index: None });
+            all.push(Class { name, kind: "r", owner, acl: Some(&table.acl), table: Some(table), index: None });
         }
         for (name, view) in &schema.views {
-            all.push(Class { name, kind: "v", owner: view.acl.owner.as_deref(), table: None, index: None });
+            let owner = view.acl.owner.as_deref();
+            all.push(Class { name, kind: "v", owner, acl: Some(&view.acl), table: None, index: None });
         }
         for (name, index) in &schema.indexes {
             let table = schema.tables.get(&index.table).map(|t| &**t);
             let owner = table.and_then(|t| t.acl.owner.as_deref());
-            all.push(Class { name, kind: "i", owner, table, index: Some(index) });
+            all.push(Class { name, kind: "i", owner, acl: None, table, index: Some(index) });
         }
         for name in schema.sequences.keys() {
-            all.push(Class { name, kind: "S", owner: None, table: None, index: None });
+            all.push(Class { name, kind: "S", owner: None, acl: None, table: None, index: None });
         }
         all.sort_by(|a, b| a.name.cmp(b.name).then(a.kind.cmp(b.kind)));
         let relations = (FIRST_RELATION_OID..).zip(all).collect();

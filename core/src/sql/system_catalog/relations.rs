@@ -237,6 +237,7 @@ fn classes(oids: &Oids<'_>) -> (Columns, Rows) {
         ("reltoastrelid", Int64),
         ("reloptions", DataType::Array(Box::new(Text))),
         ("relpartbound", Text),
+        ("relacl", DataType::Array(Box::new(Text))),
     ];
     let owners = role_oids(oids.schema);
     let owner_oid = |owner: Option<&str>| {
@@ -281,6 +282,10 @@ fn classes(oids: &Oids<'_>) -> (Columns, Rows) {
                 int(0),
                 Value::Null,
                 Value::Null,
+                class
+                    .acl
+                    .and_then(|acl| acl.items(BOOTSTRAP_SUPERUSER))
+                    .map_or(Value::Null, |items| Value::Array(items.into_iter().map(Value::Text).collect())),
             ]
         })
         .collect();
