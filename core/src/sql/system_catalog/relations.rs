@@ -212,9 +212,10 @@ fn indexes(oids: &Oids<'_>) -> (Columns, Rows) {
     (columns, rows)
 }
 
-fn classes(oids: &Oids<'_>) -> (Columns, Rows) {
+/// The columns of `pg_class` clients read.
+fn pg_class_columns() -> Columns {
     use DataType::{Bool, Float32, Int64, Text};
-    let columns = vec![
+    vec![
         ("oid", Int64),
         ("relname", Text),
         ("relnamespace", Int64),
@@ -238,7 +239,11 @@ fn classes(oids: &Oids<'_>) -> (Columns, Rows) {
         ("reloptions", DataType::Array(Box::new(Text))),
         ("relpartbound", Text),
         ("relacl", DataType::Array(Box::new(Text))),
-    ];
+    ]
+}
+
+fn classes(oids: &Oids<'_>) -> (Columns, Rows) {
+    let columns = pg_class_columns();
     let owners = role_oids(oids.schema);
     let owner_oid = |owner: Option<&str>| {
         // Embedded sessions create relations without an owner; the bootstrap
