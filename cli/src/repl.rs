@@ -10,7 +10,6 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rustydb_core::sql::cast::format_value;
@@ -48,7 +47,7 @@ struct Output {
 
 /// Where statements go.
 enum Backend {
-    Embedded { session: Session, db: Arc<Database>, _lock: std::fs::File },
+    Embedded { session: Session, _lock: std::fs::File },
     Wire(tokio_postgres::Client),
 }
 
@@ -107,7 +106,7 @@ async fn connect(args: &SqlArgs) -> Result<Backend, String> {
         let db = Database::open(&env, DatabaseConfig::default())
             .await
             .map_err(|e| format!("opening {}: {e}", dir.display()))?;
-        return Ok(Backend::Embedded { session: db.session(), db, _lock: lock });
+        return Ok(Backend::Embedded { session: db.session(), _lock: lock });
     }
     let mut config = tokio_postgres::Config::new();
     config.host(&args.host).port(args.port).user(&args.user).dbname("rustydb");
@@ -143,42 +142,26 @@ impl Backend {
         }
     }
 
-    /// `\dt` (no table) or `\d TABLE`.
+    /// `\dt` (no table) or `\d TABLE`, read from `pg_catalog` the same way
+    /// over the wire and embedded.
     async fn describe(&mut self, table: Option<&str>) -> Result<Output, String> {
-        let Backend::Embedded { db, .. } = self else {
-            if table.is_some() {
-                return Err(
-                    "\\d TABLE over the wire needs pg_attribute, which the server does not have yet; use --data".into(),
-                );
-            }
-            let sql = "SELECT relname AS \"Name\", 'table' AS \"Type\" FROM pg_catalog.pg_class \
-                       WHERE relkind = 'r' ORDER BY 1";
-            let mut outputs = self.run(sql).await?;
-            return outputs.pop().ok_or_else(|| "no answer to the table listing".to_string());
+        let sql = match table {
+            None => "SELECT relname AS \"Name\", 'table' AS \"Type\" FROM pg_catalog.pg_class \
+                     WHERE relkind = 'r' ORDER BY 1"
+                .to_string(),
+            Some(name) => format!(
+                "SELECT a.attname AS \"Column\", pg_catalog.format_type(a.atttypid, a.atttypmod) AS \"Type\", \
+                   CASE WHEN a.attnotnull THEN 'not null' ELSE '' END AS \"Nullable\", \
+                   (SELECT d.adbin FROM pg_catalog.pg_attrdef d \
+                     WHERE d.adrelid = a.attrelid AND d.adnum = a.attnum) AS \"Default\", \
+                   CASE WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_constraint c WHERE c.conrelid = a.attrelid \
+                     AND c.contype = 'p' AND a.attnum = ANY (c.conkey)) THEN 'primary key' ELSE '' END AS \"Key\" \
+                 FROM pg_catalog.pg_attribute a WHERE a.attrelid = '{}'::regclass AND a.attnum > 0 ORDER BY a.attnum",
+                name.replace('\'', "''")
+            ),
         };
-        let schema = db.schema().await.map_err(|e| e.to_string())?;
-        let Some(name) = table else {
-            let rows = schema.tables.keys().map(|name| vec![Some(name.clone()), Some("table".into())]).collect();
-            return Ok(Output { columns: vec!["Name".into(), "Type".into()], rows, tag: String::new() });
-        };
-        let def = schema.table(name).ok_or_else(|| format!("no table named {name:?}"))?;
-        let rows = def
-            .columns
-            .iter()
-            .enumerate()
-            .map(|(i, c)| {
-                let key = if def.primary_key.contains(&i) { "primary key" } else { "" };
-                vec![
-                    Some(c.name.clone()),
-                    Some(c.data_type.sql_name()),
-                    Some(if c.nullable { "" } else { "not null" }.into()),
-                    c.default.clone(),
-                    Some(key.into()),
-                ]
-            })
-            .collect();
-        let columns = ["Column", "Type", "Nullable", "Default", "Key"].map(String::from).to_vec();
-        Ok(Output { columns, rows, tag: String::new() })
+        let mut outputs = self.run(&sql).await?;
+        outputs.pop().ok_or_else(|| "no answer from the catalog".to_string())
     }
 }
 
