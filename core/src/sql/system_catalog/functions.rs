@@ -105,7 +105,6 @@ pub fn bind_function(name: &str, args: Vec<Expr>, schema: &Schema) -> Result<Exp
     arity(name, &args, least, most)?;
     let mut args = args.into_iter();
     let first = args.next().expect("arity checked");
-    let oids = Oids::of(schema);
     Ok(match name {
         "pg_get_userbyid" => user_name(as_oid(first), schema),
         "pg_encoding_to_char" => {
@@ -113,10 +112,10 @@ pub fn bind_function(name: &str, args: Vec<Expr>, schema: &Schema) -> Result<Exp
         }
         "pg_get_indexdef" => {
             let column = args.next().map(as_oid);
-            index_definition(&oids, &as_oid(first), column)
+            index_definition(&Oids::of(schema), &as_oid(first), column)
         }
-        "pg_get_constraintdef" => constraint_definition(&oids, &as_oid(first)),
-        "pg_get_viewdef" => view_definition(&oids, &as_oid(first)),
+        "pg_get_constraintdef" => constraint_definition(&Oids::of(schema), &as_oid(first)),
+        "pg_get_viewdef" => view_definition(&Oids::of(schema), &as_oid(first)),
         // Defaults and checks are stored as their SQL text already.
         "pg_get_expr" => Expr::Cast { expr: Box::new(first), to: DataType::Text },
         "pg_get_triggerdef"

@@ -163,9 +163,11 @@ impl<'a> Oids<'a> {
         Oids { schema, relations, constraints }
     }
 
-    /// The oid of relation `name` of kind `kind`.
+    /// The oid of relation `name` of kind `kind` (relations are in
+    /// (name, kind) order, so a binary search finds it).
     fn relation(&self, name: &str, kind: &str) -> Option<i64> {
-        self.relations.iter().find(|(_, c)| c.name == name && c.kind == kind).map(|(oid, _)| *oid)
+        let at = self.relations.binary_search_by(|(_, c)| c.name.cmp(name).then(c.kind.cmp(kind))).ok()?;
+        Some(self.relations[at].0)
     }
 
     /// The oid of table `name`.

@@ -351,7 +351,7 @@ fn attributes(oids: &Oids<'_>, view_columns: bool) -> (Columns, Rows) {
                 int(*oid),
                 text(&column.name),
                 int(i64::from(ty.oid())),
-                int(type_length(ty)),
+                int(i64::from(ty.fixed_size())),
                 int(i as i64 + 1),
                 int(i64::from(ty.typmod())),
                 int(i64::from(matches!(ty, DataType::Array(_)))),
@@ -362,7 +362,7 @@ fn attributes(oids: &Oids<'_>, view_columns: bool) -> (Columns, Rows) {
                 Value::Bool(false),
                 Value::Bool(true),
                 int(-1),
-                text(if type_length(ty) > 0 { "p" } else { "x" }),
+                text(if ty.fixed_size() > 0 { "p" } else { "x" }),
                 text(""),
                 int(collation_of(ty)),
                 Value::Null,
@@ -492,11 +492,6 @@ fn constraints(oids: &Oids<'_>) -> (Columns, Rows) {
     (columns, rows)
 }
 
-/// Bytes of a fixed-size type's values; -1 for variable-length ones.
-fn type_length(ty: &DataType) -> i64 {
-    i64::from(ty.fixed_size())
-}
-
 /// The collation oid of a column of this type: the default for text, none otherwise.
 fn collation_of(ty: &DataType) -> i64 {
     match ty {
@@ -558,7 +553,7 @@ fn types() -> (Columns, Rows) {
     for oid in BASE_TYPE_OIDS {
         let Some(ty) = DataType::from_oid(oid, -1) else { continue };
         let array_oid = i64::from(ty.array_oid());
-        let length = type_length(&ty);
+        let length = i64::from(ty.fixed_size());
         let category = type_category(&ty);
         let row = |oid: i64, name: String, length: i64, category: &str, element: i64, array: i64| {
             vec![
