@@ -262,24 +262,31 @@ impl ColumnBuilder {
                 v.push(b);
                 n.push(false);
             }
-            (ColumnBuilder::Int(v, n), Value::Null) => {
-                v.push(0);
-                n.push(true);
-            }
-            (ColumnBuilder::Float(v, n), Value::Null) => {
-                v.push(0.0);
-                n.push(true);
-            }
-            (ColumnBuilder::Bool(v, n), Value::Null) => {
-                v.push(false);
-                n.push(true);
-            }
             (ColumnBuilder::Values(v), value) => v.push(value),
+            (builder, Value::Null) => builder.push_null(),
             (builder, value) => {
                 let mut values = std::mem::replace(builder, ColumnBuilder::Values(Vec::new())).finish().to_values();
                 values.push(value);
                 *builder = ColumnBuilder::Values(values);
             }
+        }
+    }
+
+    pub fn push_null(&mut self) {
+        match self {
+            ColumnBuilder::Int(v, n) => {
+                v.push(0);
+                n.push(true);
+            }
+            ColumnBuilder::Float(v, n) => {
+                v.push(0.0);
+                n.push(true);
+            }
+            ColumnBuilder::Bool(v, n) => {
+                v.push(false);
+                n.push(true);
+            }
+            ColumnBuilder::Values(v) => v.push(Value::Null),
         }
     }
 

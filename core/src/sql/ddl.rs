@@ -18,7 +18,7 @@ use crate::sql::exec::{self, ExecContext, index_entry_key};
 use crate::sql::plan::{Access, Plan};
 use crate::sql::privileges::{self, Acl};
 use crate::sql::roles;
-use crate::sql::row::encode_row;
+use crate::sql::row::{decode_row, encode_row};
 use crate::sql::session::QueryResult;
 use crate::sql::stats::{StatsBuilder, TableStats};
 use crate::sql::value::Value;
@@ -843,13 +843,10 @@ pub async fn analyze(a: &ast::Analyze, schema: &Arc<Schema>, ctx: &mut ExecConte
 /// Reads the table batch by batch into a [`StatsBuilder`]: memory stays
 /// bounded however large the table is.
 async fn analyze_table(table: &Arc<TableDef>, ctx: &mut ExecContext) -> Result<()> {
-    let mut reader = exec::TableReader::new(table.clone(), Access::Full);
+    let mut reader = exec::TableReader::rows(table.clone(), Access::Full);
     let mut builder = StatsBuilder::new(table.columns.len());
-    while let Some((_, rows)) = reader.next_rows(ctx).await? {
+    while reader.visit_rows(ctx, |bytes| decode_row(bytes).map(|row| builder.add(&row))).await?.is_some() {
         ctx.pause().await?;
-        for row in &rows {
-            builder.add(row);
-        }
     }
     ctx.db.stats.set(table.id, builder.finish());
     Ok(())

@@ -15,6 +15,7 @@
 use rust_decimal::Decimal;
 
 use crate::index::key::{KeyValue, encode_key};
+use crate::sql::batch::ColumnBuilder;
 use crate::sql::value::{Interval, Value};
 use crate::storage::varint;
 use crate::{Error, Result};
@@ -110,22 +111,31 @@ pub fn decode_row(bytes: &[u8]) -> Result<Vec<Value>> {
 /// without building a row of values first: the scan's hot path. With
 /// `needed`, a column not marked there (or past its end) is skipped over
 /// and pushed as NULL.
-pub fn decode_row_into(
-    bytes: &[u8],
-    builders: &mut [crate::sql::batch::ColumnBuilder],
-    needed: Option<&[bool]>,
-) -> Result<()> {
+pub fn decode_row_into(bytes: &[u8], builders: &mut [ColumnBuilder], needed: Option<&[bool]>) -> Result<()> {
     let mut reader = Reader { bytes, pos: 0 };
     let len = reader.len()?;
     if len != builders.len() {
         return Err(Error::Corrupt(format!("stored row has {len} columns, the table {}", builders.len())));
     }
     for (column, builder) in builders.iter_mut().enumerate() {
-        if needed.is_none_or(|needed| needed.get(column) == Some(&true)) {
-            builder.push(reader.value()?);
-        } else {
+        if needed.is_some_and(|needed| needed.get(column) != Some(&true)) {
             reader.skip_value()?;
-            builder.push(Value::Null);
+            builder.push_null();
+            continue;
+        }
+        // Integers and NULLs go straight into typed columns: the common
+        // case, which should not build a `Value` per cell.
+        match (builder, reader.bytes.get(reader.pos).copied()) {
+            (ColumnBuilder::Int(values, nulls), Some(INT)) => {
+                reader.pos += 1;
+                values.push(reader.i64()?);
+                nulls.push(false);
+            }
+            (builder, Some(NULL)) => {
+                reader.pos += 1;
+                builder.push_null();
+            }
+            (builder, _) => builder.push(reader.value()?),
         }
     }
     if reader.pos != bytes.len() {

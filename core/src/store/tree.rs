@@ -160,6 +160,20 @@ impl Txn {
         Ok(Cursor { txn: self, inner })
     }
 
+    /// Hands the pairs with keys in `(lo, hi)` to `visit` in key order,
+    /// borrowed from the pages (see [`BTree::visit_range`]); `visit` returns
+    /// false to stop. True if it stopped, false if the range ended.
+    pub async fn tree_visit(
+        &mut self,
+        table: TableId,
+        lo: Bound<&[u8]>,
+        hi: Bound<&[u8]>,
+        visit: impl FnMut(&[u8], &[u8]) -> Result<bool>,
+    ) -> Result<bool> {
+        let tree = self.tree(table).await?;
+        tree.visit_range(self, lo, hi, visit).await
+    }
+
     /// Checks the tree's structure (see [`BTree::check`]).
     pub async fn tree_check(&mut self, table: TableId) -> Result<TreeStats> {
         let tree = self.tree(table).await?;

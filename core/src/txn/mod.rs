@@ -57,6 +57,7 @@ use std::time::Duration;
 pub use changes::{ChangeKind, ChangeStream, CommittedChange, MAX_CHANGES_PER_COMMIT, RowChange};
 pub use lock_manager::{LockMode, LockStats, LockTarget};
 pub use status::{CLOG_TABLE, META_TABLE};
+pub use table::RowScan;
 pub use transaction::{RowLock, Transaction};
 
 use crate::env::{BoxFuture, Env};

@@ -118,6 +118,168 @@ pub fn as_slice(bound: &Bound<Vec<u8>>) -> Bound<&[u8]> {
     bound.as_ref().map(Vec::as_slice)
 }
 
+/// What a reader makes of a version from its creator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Seen {
+    /// Its snapshot sees the version.
+    Visible,
+    /// A concurrent transaction made it (still active, or committed after the snapshot).
+    Concurrent,
+    /// Its creator aborted: garbage.
+    Aborted,
+}
+
+/// A streaming scan of a user-key range: where it is, and the row whose
+/// versions it is in the middle of ([`scan_rows`] reads on from here).
+pub struct RowScan {
+    table: TableId,
+    /// The user-key range, for SIREAD locks.
+    lo: Bound<Vec<u8>>,
+    hi: Bound<Vec<u8>>,
+    /// The storage range still to read.
+    from: Bound<Vec<u8>>,
+    to: Bound<Vec<u8>>,
+    row: RowInProgress,
+    /// The last storage key read (the resume point).
+    last_key: Vec<u8>,
+    /// Whether a read has begun (SIREAD locks are taken once, by the first).
+    begun: bool,
+    ended: bool,
+}
+
+/// The row a streaming scan is reading, version by version (oldest first).
+#[derive(Default)]
+struct RowInProgress {
+    /// The row prefix of its storage keys (see [`version::split_row_prefix`]).
+    prefix: Vec<u8>,
+    reading: bool,
+    /// The newest version seen so far that the reader sees: `Some(true)` a
+    /// row (its bytes in `bytes`), `Some(false)` a tombstone.
+    visible: Option<bool>,
+    bytes: Vec<u8>,
+    /// Creators of concurrent versions newer than the visible one.
+    concurrent: Vec<TxnId>,
+}
+
+impl RowInProgress {
+    /// Ends the row: hands it to `visit` if a visible version has a row.
+    /// True if it did.
+    fn finish(&mut self, visit: &mut impl FnMut(&[u8]) -> Result<()>, skipped: &mut Vec<TxnId>) -> Result<bool> {
+        if !std::mem::take(&mut self.reading) {
+            return Ok(false);
+        }
+        skipped.append(&mut self.concurrent);
+        match self.visible.take() {
+            Some(true) => visit(&self.bytes).map(|()| true),
+            _ => Ok(false),
+        }
+    }
+
+    fn start(&mut self, prefix: &[u8]) {
+        self.prefix.clear();
+        self.prefix.extend_from_slice(prefix);
+        self.reading = true;
+    }
+
+    fn add(&mut self, seen: Seen, creator: TxnId, row: Option<&[u8]>) {
+        match seen {
+            Seen::Visible => {
+                self.concurrent.clear();
+                self.visible = Some(row.is_some());
+                if let Some(row) = row {
+                    self.bytes.clear();
+                    self.bytes.extend_from_slice(row);
+                }
+            }
+            Seen::Concurrent => self.concurrent.push(creator),
+            Seen::Aborted => {}
+        }
+    }
+}
+
+impl RowScan {
+    /// A scan of the rows with user keys in `(lo, hi)`.
+    pub fn new(table: TableId, lo: Bound<&[u8]>, hi: Bound<&[u8]>) -> RowScan {
+        let (from, to) = version::storage_range(lo, hi);
+        RowScan {
+            table,
+            lo: lo.map(<[u8]>::to_vec),
+            hi: hi.map(<[u8]>::to_vec),
+            from,
+            to,
+            row: RowInProgress::default(),
+            last_key: Vec::new(),
+            begun: false,
+            ended: false,
+        }
+    }
+
+    pub fn table(&self) -> TableId {
+        self.table
+    }
+
+    /// The user-key range scanned.
+    pub fn range(&self) -> (Bound<&[u8]>, Bound<&[u8]>) {
+        (as_slice(&self.lo), as_slice(&self.hi))
+    }
+
+    /// Notes that a read begins; true for the first.
+    pub fn begin_read(&mut self) -> bool {
+        !std::mem::replace(&mut self.begun, true)
+    }
+
+    /// Whether every row of the range has been handed out.
+    pub fn ended(&self) -> bool {
+        self.ended
+    }
+}
+
+/// Reads on in `scan` until `limit` rows have gone to `visit` or the range
+/// ends, and returns how many went. Each row is the newest version `seen`
+/// calls [`Seen::Visible`], handed over borrowed (from the page, or from
+/// the scan's buffer when its versions span leaves): a scan allocates
+/// nothing per row. The creators of concurrent versions newer than what was
+/// seen are appended to `skipped`. [`SCAN_BATCH`] storage entries are read
+/// per storage transaction, as in [`scan`].
+pub async fn scan_rows(
+    store: &Store,
+    scan: &mut RowScan,
+    limit: usize,
+    mut seen: impl FnMut(TxnId) -> Seen,
+    mut visit: impl FnMut(&[u8]) -> Result<()>,
+    skipped: &mut Vec<TxnId>,
+) -> Result<usize> {
+    let mut handed = 0;
+    while !scan.ended && handed < limit {
+        let mut txn = store.begin().await?;
+        let mut entries = 0;
+        let (row, last_key) = (&mut scan.row, &mut scan.last_key);
+        let stopped = txn
+            .tree_visit(scan.table, as_slice(&scan.from), as_slice(&scan.to), |stored, value| {
+                let (prefix, _) = version::split_row_prefix(stored)?;
+                if !row.reading || prefix != row.prefix.as_slice() {
+                    handed += usize::from(row.finish(&mut visit, skipped)?);
+                    row.start(prefix);
+                }
+                let (creator, bytes) = version::decode_value(value)?;
+                row.add(seen(creator), creator, bytes);
+                last_key.clear();
+                last_key.extend_from_slice(stored);
+                entries += 1;
+                Ok(handed < limit && entries < SCAN_BATCH)
+            })
+            .await?;
+        txn.commit().await?;
+        if stopped {
+            scan.from = Bound::Excluded(scan.last_key.clone());
+        } else {
+            handed += usize::from(scan.row.finish(&mut visit, skipped)?);
+            scan.ended = true;
+        }
+    }
+    Ok(handed)
+}
+
 /// Writes version `number` of `key` by `creator` (`None`: a tombstone),
 /// replacing an existing version `number` if `replace`.
 pub async fn write_version(

@@ -34,6 +34,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use super::changes;
 use super::lock_manager::{LockMode, LockTarget, ShardSet};
 use super::status::{Snapshot, StatusView, XidStatus};
+use super::table::RowScan;
 use super::version::{self, Version};
 use super::{IsolationLevel, Shared, TxnOptions, table};
 use crate::error::{Error, Result};
@@ -161,6 +162,20 @@ impl Transaction {
         limit: usize,
     ) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
         let result = self.scan_inner(table, lo, hi, limit).await;
+        self.note(result)
+    }
+
+    /// Reads on in `scan` (made by [`RowScan::new`]): hands up to `limit`
+    /// rows the snapshot sees to `visit`, in key order, straight from the
+    /// pages (no copy per row, unlike [`Self::scan_limit`]). Returns how many;
+    /// fewer than `limit` only once the range is exhausted.
+    pub async fn scan_rows(
+        &mut self,
+        scan: &mut RowScan,
+        limit: usize,
+        visit: impl FnMut(&[u8]) -> Result<()>,
+    ) -> Result<usize> {
+        let result = self.scan_rows_inner(scan, limit, visit).await;
         self.note(result)
     }
 
@@ -522,6 +537,49 @@ impl Transaction {
         .await?;
         self.note_skipped(skipped)?;
         Ok(rows)
+    }
+
+    async fn scan_rows_inner(
+        &mut self,
+        scan: &mut RowScan,
+        limit: usize,
+        visit: impl FnMut(&[u8]) -> Result<()>,
+    ) -> Result<usize> {
+        self.start_statement()?;
+        self.lock_table_inner(scan.table(), LockMode::AccessShare).await?;
+        if scan.begin_read() && self.serializable() {
+            let (lo, hi) = scan.range();
+            self.shared.ssi.read_range(self.id(), scan.table(), lo, hi);
+        }
+        // Rows written together share a creator: decide each creator once
+        // per call rather than taking the status lock for every row. Within
+        // one call the answer cannot change for this snapshot.
+        let mut last: Option<(TxnId, table::Seen)> = None;
+        let seen = |creator: TxnId| match last {
+            Some((known, seen)) if known == creator => seen,
+            _ => {
+                let seen = self.classify(creator);
+                last = Some((creator, seen));
+                seen
+            }
+        };
+        let mut skipped = Vec::new();
+        let handed = table::scan_rows(&self.shared.store, scan, limit, seen, visit, &mut skipped).await?;
+        self.note_skipped(skipped)?;
+        Ok(handed)
+    }
+
+    /// Whether the snapshot sees versions by `creator` (noting it as read if so).
+    fn classify(&self, creator: TxnId) -> table::Seen {
+        let view = self.shared.status.view();
+        if view.visible(self.snapshot, creator) {
+            self.observe(&view, creator);
+            table::Seen::Visible
+        } else if view.status(creator) == XidStatus::Aborted {
+            table::Seen::Aborted
+        } else {
+            table::Seen::Concurrent
+        }
     }
 
     async fn lock_row_inner(&mut self, table: TableId, key: &[u8], mode: RowLock) -> Result<Option<Vec<u8>>> {

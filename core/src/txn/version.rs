@@ -87,20 +87,35 @@ pub fn storage_range(lo: Bound<&[u8]>, hi: Bound<&[u8]>) -> (Bound<Vec<u8>>, Bou
 
 /// Splits a storage key into the user key and the version number.
 pub fn split_storage_key(stored: &[u8]) -> Result<(Vec<u8>, u64)> {
-    let bad = || Error::Corrupt(format!("malformed version key of {} bytes", stored.len()));
-    let mut key = Vec::with_capacity(stored.len());
-    let mut bytes = stored.iter();
+    let (prefix, number) = split_row_prefix(stored)?;
+    let mut key = Vec::with_capacity(prefix.len());
+    let mut bytes = prefix[..prefix.len() - 2].iter();
     while let Some(&byte) = bytes.next() {
-        if byte != 0 {
-            key.push(byte);
+        key.push(byte);
+        if byte == 0 {
+            bytes.next();
+        }
+    }
+    Ok((key, number))
+}
+
+/// Splits a storage key into its row prefix (the escaped user key and its
+/// terminator, the same for every version of a row) and the version number,
+/// without copying.
+pub fn split_row_prefix(stored: &[u8]) -> Result<(&[u8], u64)> {
+    let bad = || Error::Corrupt(format!("malformed version key of {} bytes", stored.len()));
+    let mut at = 0;
+    while at < stored.len() {
+        if stored[at] != 0 {
+            at += 1;
             continue;
         }
-        match bytes.next() {
-            Some(0xFF) => key.push(0),
+        match stored.get(at + 1) {
+            Some(0xFF) => at += 2,
             Some(0) => {
-                let suffix = bytes.as_slice();
+                let (prefix, suffix) = stored.split_at(at + 2);
                 return match varint::get_ordered_u64(suffix) {
-                    Some((number, used)) if used == suffix.len() => Ok((key, number)),
+                    Some((number, used)) if used == suffix.len() => Ok((prefix, number)),
                     _ => Err(bad()),
                 };
             }
@@ -124,18 +139,22 @@ pub fn encode_value(creator: TxnId, row: Option<&[u8]>) -> Vec<u8> {
 /// Decodes a stored entry into a [`Version`].
 pub fn decode(stored_key: &[u8], value: &[u8]) -> Result<(Vec<u8>, Version)> {
     let (key, number) = split_storage_key(stored_key)?;
+    let (creator, row) = decode_value(value)?;
+    Ok((key, Version { number, creator, row: row.map(<[u8]>::to_vec) }))
+}
+
+/// A stored value's creator and row (`None`: a tombstone), without copying.
+pub fn decode_value(value: &[u8]) -> Result<(TxnId, Option<&[u8]>)> {
     let header = value.split_first().and_then(|(&kind, rest)| Some((kind, varint::get_u64(rest)?)));
     let Some((kind, (creator, used))) = header else {
         return Err(Error::Corrupt(format!("version value of {} bytes", value.len())));
     };
-    let creator = TxnId(creator);
     let row = &value[1 + used..];
-    let row = match kind {
-        KIND_ROW => Some(row.to_vec()),
-        KIND_TOMBSTONE if row.is_empty() => None,
-        kind => return Err(Error::Corrupt(format!("version of kind {kind} with {} bytes", value.len()))),
-    };
-    Ok((key, Version { number, creator, row }))
+    match kind {
+        KIND_ROW => Ok((TxnId(creator), Some(row))),
+        KIND_TOMBSTONE if row.is_empty() => Ok((TxnId(creator), None)),
+        kind => Err(Error::Corrupt(format!("version of kind {kind} with {} bytes", value.len()))),
+    }
 }
 
 #[cfg(test)]
@@ -155,6 +174,9 @@ mod tests {
             let (ka, kb) = (storage_key(&a, x), storage_key(&b, y));
             prop_assert_eq!(ka.cmp(&kb), a.cmp(&b).then(x.cmp(&y)));
             prop_assert_eq!(split_storage_key(&ka).unwrap(), (a.clone(), x));
+            let (prefix_a, number) = split_row_prefix(&ka).unwrap();
+            prop_assert_eq!(number, x);
+            prop_assert_eq!(prefix_a == split_row_prefix(&kb).unwrap().0, a == b);
             let (lo, hi) = versions_of(&a);
             prop_assert!(lo <= ka && ka <= hi);
         }
@@ -163,6 +185,7 @@ mod tests {
         fn decoding_arbitrary_bytes_never_panics(key in proptest::collection::vec(any::<u8>(), 0..20),
                                                   value in proptest::collection::vec(any::<u8>(), 0..20)) {
             let _ = decode(&key, &value);
+            let _ = split_row_prefix(&key);
         }
     }
 

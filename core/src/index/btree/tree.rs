@@ -305,35 +305,65 @@ impl BTree {
 
     /// A cursor over the entries with keys within `lo..hi`, in order.
     pub async fn range(&self, txn: &Txn, lo: Bound<Vec<u8>>, hi: Bound<Vec<u8>>) -> Result<BTreeCursor> {
-        let start: &[u8] = match &lo {
-            Bound::Included(key) | Bound::Excluded(key) => key,
-            Bound::Unbounded => &[],
-        };
-        let target = self.target(start, None);
+        let leaf = self.leaf_for(txn, lower_key(as_slice(&lo))).await?;
         let mut cursor = BTreeCursor { lo, hi, buffered: VecDeque::new(), next_leaf: None };
-        // As in `get_unique`: read each level in place while it is resident,
-        // and pin a page only on a miss. The first leaf is read into the
-        // cursor's buffer under its latch, so nothing stays pinned.
+        // The first leaf is read into the cursor's buffer under its latch,
+        // so nothing stays pinned.
+        if txn.with_resident_page(leaf, |found| cursor.fill_from(found))?.is_none() {
+            fetch_node(txn, leaf, Some(0)).await?.read(|found| cursor.fill_from(found));
+        }
+        Ok(cursor)
+    }
+
+    /// Hands each entry with its key within `lo..hi` to `visit`, in key
+    /// order, borrowed from its leaf under the leaf's read latch: nothing is
+    /// copied, so a long scan costs what the caller does with the entries.
+    /// `visit` returns false to stop. True if it stopped, false if the range
+    /// ended. `visit` cannot change the tree (it is synchronous and `txn`
+    /// is shared), so the leaf chain stays valid throughout.
+    pub async fn visit_range(
+        &self,
+        txn: &Txn,
+        lo: Bound<&[u8]>,
+        hi: Bound<&[u8]>,
+        mut visit: impl FnMut(&[u8], &[u8]) -> Result<bool>,
+    ) -> Result<bool> {
+        let mut leaf = self.leaf_for(txn, lower_key(lo)).await?;
+        let mut lo = lo;
+        loop {
+            let guard = fetch_node(txn, leaf, Some(0)).await?;
+            match guard.read(|found| visit_leaf(found.body(), lo, hi, &mut visit))? {
+                LeafEnd::Stopped => return Ok(true),
+                LeafEnd::RangeEnd => return Ok(false),
+                LeafEnd::Next(next) => (leaf, lo) = (next, Bound::Unbounded),
+            }
+        }
+    }
+
+    /// The leaf a search for `start` ends in: the first that may hold keys
+    /// at or above it. Each level is read in place while it is resident
+    /// (as in `get_unique`), and a page is pinned only on a miss.
+    async fn leaf_for(&self, txn: &Txn, start: &[u8]) -> Result<PageId> {
+        let target = self.target(start, None);
         let (mut page, mut level) = (self.root, None);
         loop {
-            let step = |found: &Page, cursor: &mut BTreeCursor| -> Result<Option<(PageId, u16)>> {
+            let step = |found: &Page| -> Result<Option<(PageId, u16)>> {
                 check_node(found, level)?;
                 let body = found.body();
                 let header = node::header(body);
                 if header.is_leaf() {
-                    cursor.fill_from(found);
                     return Ok(None);
                 }
                 let pos = route(body, &target.key, &target.tail);
                 Ok(Some((child_at(body, pos)?, header.level - 1)))
             };
-            let next = match txn.with_resident_page(page, |found| step(found, &mut cursor))? {
+            let next = match txn.with_resident_page(page, step)? {
                 Some(next) => next?,
-                None => txn.fetch(page).await?.read(|found| step(found, &mut cursor))?,
+                None => txn.fetch(page).await?.read(step)?,
             };
             match next {
                 Some((child, child_level)) => (page, level) = (child, Some(child_level)),
-                None => return Ok(cursor),
+                None => return Ok(page),
             }
         }
     }
@@ -835,29 +865,70 @@ impl BTreeCursor {
     /// Buffers the entries of leaf `page` within the range, and notes the
     /// next leaf to read if the range goes on past it.
     fn fill_from(&mut self, page: &Page) {
-        let body = page.body();
-        let start = match &self.lo {
-            Bound::Included(key) | Bound::Excluded(key) => node::search(body, key).unwrap_or_else(|index| index),
-            Bound::Unbounded => 0,
+        let buffered = &mut self.buffered;
+        let end = visit_leaf(page.body(), as_slice(&self.lo), as_slice(&self.hi), &mut |key, value| {
+            buffered.push_back((key.to_vec(), value.to_vec()));
+            Ok(true)
+        });
+        // The visitor never fails or stops, so `end` is a range end or a next leaf.
+        self.next_leaf = match end {
+            Ok(LeafEnd::Next(next)) => Some(next),
+            _ => None,
         };
-        for index in start..node::count(body) {
-            let key = node::key_at(body, index);
-            if matches!(&self.lo, Bound::Excluded(lo) if key == lo.as_slice()) {
-                continue;
-            }
-            let past = match &self.hi {
-                Bound::Included(hi) => key > hi.as_slice(),
-                Bound::Excluded(hi) => key >= hi.as_slice(),
-                Bound::Unbounded => false,
-            };
-            if past {
-                self.next_leaf = None;
-                return;
-            }
-            self.buffered.push_back((key.to_vec(), node::value_at(body, index).to_vec()));
+    }
+}
+
+/// Where [`visit_leaf`] stopped.
+enum LeafEnd {
+    /// The visitor asked to stop.
+    Stopped,
+    /// The range ends in this leaf (or the leaf is the last).
+    RangeEnd,
+    /// The range goes on in this leaf's right sibling.
+    Next(PageId),
+}
+
+/// Hands the entries of leaf `body` with keys within `lo..hi` to `visit`.
+fn visit_leaf(
+    body: &[u8],
+    lo: Bound<&[u8]>,
+    hi: Bound<&[u8]>,
+    visit: &mut impl FnMut(&[u8], &[u8]) -> Result<bool>,
+) -> Result<LeafEnd> {
+    let start = match lo {
+        Bound::Included(key) | Bound::Excluded(key) => node::search(body, key).unwrap_or_else(|index| index),
+        Bound::Unbounded => 0,
+    };
+    for index in start..node::count(body) {
+        let key = node::key_at(body, index);
+        if matches!(lo, Bound::Excluded(lo) if key == lo) {
+            continue;
         }
-        let right_sibling = node::header(body).right_sibling;
-        self.next_leaf = (right_sibling != NO_PAGE).then_some(PageId(right_sibling));
+        let past = match hi {
+            Bound::Included(hi) => key > hi,
+            Bound::Excluded(hi) => key >= hi,
+            Bound::Unbounded => false,
+        };
+        if past {
+            return Ok(LeafEnd::RangeEnd);
+        }
+        if !visit(key, node::value_at(body, index))? {
+            return Ok(LeafEnd::Stopped);
+        }
+    }
+    let right_sibling = node::header(body).right_sibling;
+    Ok(if right_sibling == NO_PAGE { LeafEnd::RangeEnd } else { LeafEnd::Next(PageId(right_sibling)) })
+}
+
+fn as_slice(bound: &Bound<Vec<u8>>) -> Bound<&[u8]> {
+    bound.as_ref().map(Vec::as_slice)
+}
+
+/// The key a search for the range above `lo` starts from.
+fn lower_key(lo: Bound<&[u8]>) -> &[u8] {
+    match lo {
+        Bound::Included(key) | Bound::Excluded(key) => key,
+        Bound::Unbounded => &[],
     }
 }
 

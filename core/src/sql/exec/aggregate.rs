@@ -473,6 +473,9 @@ impl AggregateOp {
         for k in &call.order_by {
             order_columns.push(eval(&k.expr, batch, ctx).await?);
         }
+        if filter.is_none() && !call.distinct && order_columns.is_empty() {
+            return feed_plain(call.func, &args, groups, accs, a);
+        }
         let mut order = Vec::new();
         for (row, &g) in groups.iter().enumerate() {
             if let Some(f) = &filter
@@ -492,6 +495,48 @@ impl AggregateOp {
         }
         Ok(())
     }
+}
+
+/// Feeds a batch to aggregate `a` when nothing filters, deduplicates or
+/// orders its input. Counts, and sums, minimums and maximums of an integer
+/// column, read the typed column directly rather than a `Value` per row.
+fn feed_plain(func: AggFunc, args: &[Column], groups: &[usize], accs: &mut [Vec<Acc>], a: usize) -> Result<()> {
+    if func == AggFunc::CountStar {
+        for &g in groups {
+            accs[g][a].update(func, args, 0, &[])?;
+        }
+        return Ok(());
+    }
+    let typed = match args.first() {
+        Some(Column { data: ColumnData::Int(values), nulls }) => Some((values, nulls.as_deref())),
+        _ => None,
+    };
+    let Some((values, nulls)) =
+        typed.filter(|_| matches!(func, AggFunc::Count | AggFunc::Sum | AggFunc::Min | AggFunc::Max))
+    else {
+        for (row, &g) in groups.iter().enumerate() {
+            accs[g][a].update(func, args, row, &[])?;
+        }
+        return Ok(());
+    };
+    for (row, &g) in groups.iter().enumerate() {
+        if nulls.is_some_and(|nulls| nulls[row]) {
+            continue;
+        }
+        let value = values[row];
+        match (&mut accs[g][a], func) {
+            (Acc::Count(n), _) => *n += 1,
+            (Acc::SumInt { sum, seen }, _) => {
+                *sum += i128::from(value);
+                *seen = true;
+            }
+            (Acc::MinMax(Some(Value::Int(current))), AggFunc::Min) => *current = (*current).min(value),
+            (Acc::MinMax(Some(Value::Int(current))), AggFunc::Max) => *current = (*current).max(value),
+            (Acc::MinMax(current @ None), _) => *current = Some(Value::Int(value)),
+            (acc, _) => acc.update(func, args, row, &[])?,
+        }
+    }
+    Ok(())
 }
 
 impl Operator for AggregateOp {

@@ -18,6 +18,7 @@ use crate::sql::plan::{Access, Plan};
 use crate::sql::row::{decode_row, decode_row_into, encode_key_values};
 use crate::sql::value::{DataType, Value};
 use crate::store::TableId;
+use crate::txn::RowScan;
 use crate::{Error, Result};
 
 use super::{ExecContext, Operator, eval, filter_batch};
@@ -117,21 +118,34 @@ enum Cursor {
         storage: TableId,
         key: Vec<u8>,
     },
+    /// Streaming a key range of the table itself straight from its pages
+    /// (a reader that wants rows, not keys).
+    Rows(RowScan),
     Done,
 }
 
-/// Reads a table: batches of `(storage key, row)`.
+/// Reads a table: batches of `(storage key, row)` ([`Self::next_page`]),
+/// or of rows alone ([`Self::visit_rows`], for a reader made by [`Self::rows`]).
 pub struct TableReader {
     table: std::sync::Arc<TableDef>,
     access: Access,
     cursor: Cursor,
     /// Whether the range is over a secondary index (rows fetched by key).
     via_index: bool,
+    /// Whether the reader hands out rows without their keys, which lets a
+    /// range of the table stream from the pages ([`Cursor::Rows`]).
+    rows_only: bool,
 }
 
 impl TableReader {
+    /// A reader of `(storage key, row)` pages.
     pub fn new(table: std::sync::Arc<TableDef>, access: Access) -> TableReader {
-        TableReader { table, access, cursor: Cursor::NotStarted, via_index: false }
+        TableReader { table, access, cursor: Cursor::NotStarted, via_index: false, rows_only: false }
+    }
+
+    /// A reader of rows alone, through [`Self::visit_rows`].
+    pub fn rows(table: std::sync::Arc<TableDef>, access: Access) -> TableReader {
+        TableReader { rows_only: true, ..TableReader::new(table, access) }
     }
 
     async fn start(&mut self, ctx: &mut ExecContext) -> Result<()> {
@@ -174,7 +188,39 @@ impl TableReader {
                 }
             }
         };
+        if self.rows_only
+            && !self.via_index
+            && let Cursor::Range { storage, next, hi } = &self.cursor
+        {
+            self.cursor = Cursor::Rows(RowScan::new(*storage, as_slice(next), as_slice(hi)));
+        }
         Ok(())
+    }
+
+    /// Hands the next up-to-[`BATCH_SIZE`] stored rows to `visit`, and
+    /// says how many (`None` at the end). A range of the table itself comes
+    /// straight from its pages; other accesses go through [`Self::next_page`].
+    pub async fn visit_rows(
+        &mut self,
+        ctx: &mut ExecContext,
+        mut visit: impl FnMut(&[u8]) -> Result<()>,
+    ) -> Result<Option<usize>> {
+        assert!(self.rows_only, "visit_rows on a reader of keys and rows");
+        if matches!(self.cursor, Cursor::NotStarted) {
+            self.start(ctx).await?;
+        }
+        if let Cursor::Rows(scan) = &mut self.cursor {
+            if scan.ended() {
+                return Ok(None);
+            }
+            let handed = ctx.txn.scan_rows(scan, BATCH_SIZE, visit).await?;
+            return Ok((handed > 0).then_some(handed));
+        }
+        let Some(page) = self.next_page(ctx).await? else { return Ok(None) };
+        for (_, row) in &page {
+            visit(row)?;
+        }
+        Ok(Some(page.len()))
     }
 
     /// The next up-to-[`BATCH_SIZE`] rows as (storage key, stored row).
@@ -264,7 +310,7 @@ impl ScanOp {
             return Err(Error::Corrupt("ScanOp built from a non-scan node".into()));
         };
         let types = table.columns.iter().map(|c| c.data_type.clone()).collect();
-        Ok(ScanOp { reader: TableReader::new(table.clone(), access.clone()), filter: filter.clone(), types, needed })
+        Ok(ScanOp { reader: TableReader::rows(table.clone(), access.clone()), filter: filter.clone(), types, needed })
     }
 }
 
@@ -273,13 +319,12 @@ impl Operator for ScanOp {
         Box::pin(async move {
             loop {
                 ctx.pause().await?;
-                let Some(page) = self.reader.next_page(ctx).await? else { return Ok(None) };
-                let mut builders: Vec<ColumnBuilder> =
-                    self.types.iter().map(|t| ColumnBuilder::new(t, page.len())).collect();
-                for (_, bytes) in &page {
-                    decode_row_into(bytes, &mut builders, self.needed.as_deref())?;
-                }
-                let batch = Batch::new(builders.into_iter().map(ColumnBuilder::finish).collect(), page.len());
+                // Builders grow as rows come: a point lookup's batch is one row.
+                let mut builders: Vec<ColumnBuilder> = self.types.iter().map(|t| ColumnBuilder::new(t, 0)).collect();
+                let needed = self.needed.as_deref();
+                let visit = |bytes: &[u8]| decode_row_into(bytes, &mut builders, needed);
+                let Some(len) = self.reader.visit_rows(ctx, visit).await? else { return Ok(None) };
+                let batch = Batch::new(builders.into_iter().map(ColumnBuilder::finish).collect(), len);
                 let batch = match &self.filter {
                     Some(f) => filter_batch(f, batch, ctx).await?,
                     None => batch,
