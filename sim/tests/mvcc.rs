@@ -9,7 +9,7 @@ use std::time::Duration;
 use rustydb_core::Result;
 use rustydb_core::env::{BoxFuture, Env};
 use rustydb_core::store::StoreConfig;
-use rustydb_core::txn::{IsolationLevel, TxnConfig, TxnEngine};
+use rustydb_core::txn::{IsolationLevel, RowScan, TxnConfig, TxnEngine};
 use rustydb_sim::Scenario;
 use rustydb_sim::runtime::Simulator;
 
@@ -236,6 +236,19 @@ async fn run_model(engine: Arc<TxnEngine>, steps: Vec<Step>) -> Result<Option<St
                 if got != want {
                     return mismatch(format!("scan {got:?}, model {want:?}"));
                 }
+                // The streaming scan, resumed every three rows, sees the same rows.
+                let mut streamed = Vec::new();
+                let mut scan = RowScan::new(table, Bound::Unbounded, Bound::Unbounded);
+                while !scan.ended() {
+                    let handed = txn.scan_rows(&mut scan, 3, |row| Ok(streamed.push(row[0]))).await?;
+                    if handed > 3 || (handed < 3 && !scan.ended()) {
+                        return mismatch(format!("scan_rows handed {handed} rows of 3 before the end"));
+                    }
+                }
+                let want: Vec<u8> = view.values().copied().collect();
+                if streamed != want {
+                    return mismatch(format!("scan_rows {streamed:?}, model {want:?}"));
+                }
             }
             Step::Savepoint => {
                 txn.savepoint("s")?;
@@ -324,16 +337,26 @@ fn index_entries_follow_row_visibility() {
             mover.commit().await?;
             let old_view = entries(old.scan(index, Bound::Unbounded, Bound::Unbounded).await?);
             let old_row = old.get(rows, b"k1").await?;
+            let old_streamed = streamed(&mut old, rows).await?;
             old.commit().await?;
             early.commit().await?;
             let mut new = engine.begin(RR).await?;
             let new_view = entries(new.scan(index, Bound::Unbounded, Bound::Unbounded).await?);
+            let new_streamed = streamed(&mut new, rows).await?;
             new.commit().await?;
             let row = String::from_utf8_lossy(&old_row.unwrap_or_default()).into_owned();
-            Ok(vec![before_commit, committed, old_view, row, new_view])
+            Ok(vec![before_commit, committed, old_view, row, old_streamed, new_view, new_streamed])
         })
     }
-    assert_eq!(boots(5, &[only])[0], ["", "5:k1", "5:k1", "5", "7:k1"]);
+    assert_eq!(boots(5, &[only])[0], ["", "5:k1", "5:k1", "5", "5", "7:k1", "7"]);
+}
+
+/// Every row of `table` through the streaming scan, joined by commas.
+async fn streamed(txn: &mut rustydb_core::txn::Transaction, table: rustydb_core::store::TableId) -> Result<String> {
+    let mut rows = Vec::new();
+    let mut scan = RowScan::new(table, Bound::Unbounded, Bound::Unbounded);
+    while txn.scan_rows(&mut scan, 16, |row| Ok(rows.push(String::from_utf8_lossy(row).into_owned()))).await? > 0 {}
+    Ok(rows.join(","))
 }
 
 /// `TxnEngine::run` retries a transaction that loses a conflict until it
