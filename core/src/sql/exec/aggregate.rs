@@ -8,6 +8,7 @@
 //! they were first seen. The group table is charged against the memory
 //! limit.
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 
 use rust_decimal::Decimal;
@@ -337,6 +338,8 @@ enum GroupIndex {
     Single,
     /// One integer key.
     Int(FixedHashMap<Option<i64>, usize>),
+    /// One key of another type, looked up by reference.
+    One(FixedHashMap<Value, usize>),
     General(FixedHashMap<Vec<Value>, usize>),
 }
 
@@ -356,6 +359,7 @@ impl AggregateOp {
         let mut index = match self.group_by.as_slice() {
             [] => GroupIndex::Single,
             [k] if k.ty().is_integer() => GroupIndex::Int(fixed_hash_map()),
+            [_] => GroupIndex::One(fixed_hash_map()),
             _ => GroupIndex::General(fixed_hash_map()),
         };
         let mut keys: Vec<Vec<Value>> = Vec::new();
@@ -425,6 +429,25 @@ impl AggregateOp {
                         None => {
                             let g = new_group(vec![c.get(row)]);
                             map.insert(k, g);
+                            g
+                        }
+                    };
+                    groups.push(g);
+                }
+            }
+            GroupIndex::One(map) => {
+                let c = &key_columns[0];
+                for row in 0..batch.len {
+                    let key = match &c.data {
+                        ColumnData::Values(values) => Cow::Borrowed(values.get(row)),
+                        _ => Cow::Owned(c.get(row)),
+                    };
+                    let g = match map.get(key.as_ref()) {
+                        Some(g) => *g,
+                        None => {
+                            let key = key.into_owned();
+                            let g = new_group(vec![key.clone()]);
+                            map.insert(key, g);
                             g
                         }
                     };

@@ -12,7 +12,7 @@
 use std::sync::Arc;
 
 use crate::env::BoxFuture;
-use crate::sql::batch::{BATCH_SIZE, Batch, Column};
+use crate::sql::batch::{BATCH_SIZE, Batch, Column, ColumnData};
 use crate::sql::catalog::{IndexDef, TableDef};
 use crate::sql::expr::Expr;
 use crate::sql::plan::{Access, JoinAlgo, JoinKind, Plan};
@@ -60,7 +60,98 @@ pub fn build(plan: &Plan) -> Result<BoxOp> {
 struct Built {
     rows: Batch,
     /// Key → right rows, when joining on keys.
-    table: Option<FixedHashMap<Vec<Value>, Vec<u32>>>,
+    table: Option<KeyTable>,
+}
+
+/// Matching (left row, right row) pairs, in left-row order.
+#[derive(Debug, Default)]
+struct Pairs {
+    left: Vec<u32>,
+    right: Vec<u32>,
+}
+
+impl Pairs {
+    fn push(&mut self, left: u32, right: u32) {
+        self.left.push(left);
+        self.right.push(right);
+    }
+
+    fn len(&self) -> usize {
+        self.left.len()
+    }
+
+    /// Which of `len` left rows have a pair.
+    fn matched_left(&self, len: usize) -> Vec<bool> {
+        let mut matched = vec![false; len];
+        for &l in &self.left {
+            matched[l as usize] = true;
+        }
+        matched
+    }
+}
+
+/// Join key → the right rows holding it.
+enum KeyTable {
+    /// One integer key, hashed as the integer: no `Value` per row.
+    Int(FixedHashMap<i64, Vec<u32>>),
+    General(FixedHashMap<Vec<Value>, Vec<u32>>),
+}
+
+impl KeyTable {
+    /// The table of `columns` (the right side's key columns, NULL keys left out).
+    fn build(columns: &[Column], len: usize) -> KeyTable {
+        if let [Column { data: ColumnData::Int(values), .. }] = columns {
+            let mut table: FixedHashMap<i64, Vec<u32>> = super::fixed_hash_map();
+            for (row, &value) in values.iter().enumerate() {
+                if !columns[0].is_null(row) {
+                    table.entry(value).or_default().push(row as u32);
+                }
+            }
+            return KeyTable::Int(table);
+        }
+        let mut table: FixedHashMap<Vec<Value>, Vec<u32>> = super::fixed_hash_map();
+        for row in 0..len {
+            let key: Vec<Value> = columns.iter().map(|c| c.get(row)).collect();
+            if !key.iter().any(Value::is_null) {
+                table.entry(key).or_default().push(row as u32);
+            }
+        }
+        KeyTable::General(table)
+    }
+
+    /// The pairs of each left row (its keys in `columns`) with the right rows holding its key.
+    fn probe(&self, columns: &[Column], len: usize) -> Pairs {
+        let mut pairs = Pairs::default();
+        let mut add = |left: usize, rights: Option<&Vec<u32>>| {
+            for &right in rights.into_iter().flatten() {
+                pairs.push(left as u32, right);
+            }
+        };
+        match self {
+            KeyTable::Int(table) => {
+                let column = &columns[0];
+                for row in (0..len).filter(|&row| !column.is_null(row)) {
+                    let key = match &column.data {
+                        ColumnData::Int(values) => Some(values[row]),
+                        _ => match column.get(row) {
+                            Value::Int(key) => Some(key),
+                            _ => None,
+                        },
+                    };
+                    add(row, key.and_then(|key| table.get(&key)));
+                }
+            }
+            KeyTable::General(table) => {
+                for row in 0..len {
+                    let key: Vec<Value> = columns.iter().map(|c| c.get(row)).collect();
+                    if !key.iter().any(Value::is_null) {
+                        add(row, table.get(&key));
+                    }
+                }
+            }
+        }
+        pairs
+    }
 }
 
 struct JoinOp {
@@ -103,104 +194,67 @@ impl JoinOp {
         let table = if self.right_keys.is_empty() {
             None
         } else {
-            let keys = key_rows(&self.right_keys, &rows, ctx).await?;
-            let mut table: FixedHashMap<Vec<Value>, Vec<u32>> = super::fixed_hash_map();
-            for (i, key) in keys.into_iter().enumerate() {
-                if key.iter().any(Value::is_null) {
-                    continue;
-                }
-                table.entry(key).or_default().push(i as u32);
-            }
-            Some(table)
+            Some(KeyTable::build(&key_columns(&self.right_keys, &rows, ctx).await?, rows.len))
         };
         self.right_matched = vec![false; rows.len];
         self.built = Some(Built { rows, table });
         Ok(())
     }
 
-    /// Candidate right rows for each left row of `batch`.
-    async fn candidates(&self, batch: &Batch, ctx: &mut ExecContext) -> Result<Vec<Vec<u32>>> {
+    /// Candidate (left, right) pairs for the rows of `batch`.
+    async fn candidates(&self, batch: &Batch, ctx: &mut ExecContext) -> Result<Pairs> {
         let built = self.built.as_ref().expect("built before probing");
         match &built.table {
-            Some(table) => {
-                let keys = key_rows(&self.left_keys, batch, ctx).await?;
-                Ok(keys.iter().map(|k| table.get(k).cloned().unwrap_or_default()).collect())
-            }
+            Some(table) => Ok(table.probe(&key_columns(&self.left_keys, batch, ctx).await?, batch.len)),
             None => {
-                let all: Vec<u32> = (0..built.rows.len as u32).collect();
-                Ok(vec![all; batch.len])
+                let mut pairs = Pairs::default();
+                for left in 0..batch.len as u32 {
+                    for right in 0..built.rows.len as u32 {
+                        pairs.push(left, right);
+                    }
+                }
+                Ok(pairs)
             }
         }
     }
 
-    /// Matching right rows per left row, the ON condition applied.
-    async fn matches(
-        &self,
-        batch: &Batch,
-        right: &Batch,
-        candidates: Vec<Vec<u32>>,
-        ctx: &mut ExecContext,
-    ) -> Result<Vec<Vec<u32>>> {
+    /// The candidates that satisfy the ON condition, checked over slices of
+    /// pairs so the combined rows stay bounded.
+    async fn matches(&self, batch: &Batch, right: &Batch, candidates: Pairs, ctx: &mut ExecContext) -> Result<Pairs> {
         let Some(on) = &self.on else { return Ok(candidates) };
-        let mut out = vec![Vec::new(); batch.len];
-        let mut pairs_l = Vec::new();
-        let mut pairs_r = Vec::new();
-        for (li, rs) in candidates.into_iter().enumerate() {
-            for r in rs {
-                pairs_l.push(li as u32);
-                pairs_r.push(r);
-                if pairs_l.len() >= BATCH_SIZE * 4 {
-                    self.check_pairs(on, batch, right, &mut pairs_l, &mut pairs_r, &mut out, ctx).await?;
-                }
+        let mut out = Pairs::default();
+        let slice = BATCH_SIZE * 4;
+        for start in (0..candidates.len()).step_by(slice) {
+            let end = (start + slice).min(candidates.len());
+            let (lefts, rights) = (&candidates.left[start..end], &candidates.right[start..end]);
+            let combined = combine(&batch.gather(lefts), &right.gather(rights));
+            let mask = eval(on, &combined, ctx).await?;
+            for k in super::eval::selected(&mask) {
+                out.push(lefts[k as usize], rights[k as usize]);
             }
         }
-        self.check_pairs(on, batch, right, &mut pairs_l, &mut pairs_r, &mut out, ctx).await?;
         Ok(out)
     }
 
-    #[allow(clippy::too_many_arguments)]
-    async fn check_pairs(
-        &self,
-        on: &Expr,
-        left: &Batch,
-        right: &Batch,
-        pairs_l: &mut Vec<u32>,
-        pairs_r: &mut Vec<u32>,
-        out: &mut [Vec<u32>],
-        ctx: &mut ExecContext,
-    ) -> Result<()> {
-        if pairs_l.is_empty() {
-            return Ok(());
-        }
-        let combined = combine(&left.gather(pairs_l), &right.gather(pairs_r));
-        let mask = eval(on, &combined, ctx).await?;
-        for k in super::eval::selected(&mask) {
-            out[pairs_l[k as usize] as usize].push(pairs_r[k as usize]);
-        }
-        pairs_l.clear();
-        pairs_r.clear();
-        Ok(())
-    }
-
     /// Right rows matching each left row through the index.
-    async fn index_matches(&self, batch: &Batch, ctx: &mut ExecContext) -> Result<(Batch, Vec<Vec<u32>>)> {
+    async fn index_matches(&self, batch: &Batch, ctx: &mut ExecContext) -> Result<(Batch, Pairs)> {
         let (index, table, filter) = self.index.as_ref().expect("index join");
-        let keys = key_rows(&self.left_keys, batch, ctx).await?;
+        let columns = key_columns(&self.left_keys, batch, ctx).await?;
         let mut rows: Vec<Vec<Value>> = Vec::new();
-        let mut per_left = Vec::with_capacity(batch.len);
-        for key in keys {
-            let mut mine = Vec::new();
-            if !key.iter().any(Value::is_null) {
-                let eq = key.into_iter().map(Expr::literal).collect();
-                let access = Access::Index { index: index.clone(), eq, lo: None, hi: None };
-                for (_, row) in super::scan_range_keys(ctx, table.clone(), access, filter.as_ref()).await? {
-                    mine.push(rows.len() as u32);
-                    rows.push(row);
-                }
+        let mut pairs = Pairs::default();
+        for left in 0..batch.len {
+            let key: Vec<Value> = columns.iter().map(|c| c.get(left)).collect();
+            if key.iter().any(Value::is_null) {
+                continue;
             }
-            per_left.push(mine);
+            let eq = key.into_iter().map(Expr::literal).collect();
+            let access = Access::Index { index: index.clone(), eq, lo: None, hi: None };
+            for (_, row) in super::scan_range_keys(ctx, table.clone(), access, filter.as_ref()).await? {
+                pairs.push(left as u32, rows.len() as u32);
+                rows.push(row);
+            }
         }
-        Ok((Batch::from_rows(&rows, &self.right_types), per_left))
+        Ok((Batch::from_rows(&rows, &self.right_types), pairs))
     }
 
     /// Left rows per probe: all of a batch for hash and index joins, fewer
@@ -230,32 +284,31 @@ impl JoinOp {
         self.emit(&batch, &right, &matches)
     }
 
-    fn emit(&mut self, left: &Batch, right: &Batch, matches: &[Vec<u32>]) -> Result<Batch> {
+    fn emit(&mut self, left: &Batch, right: &Batch, matches: &Pairs) -> Result<Batch> {
         match self.kind {
             JoinKind::Semi | JoinKind::Anti => {
                 let want = self.kind == JoinKind::Semi;
-                let keep: Vec<u32> = (0..left.len as u32).filter(|&i| matches[i as usize].is_empty() != want).collect();
+                let matched = matches.matched_left(left.len);
+                let keep: Vec<u32> = (0..left.len as u32).filter(|&i| matched[i as usize] == want).collect();
                 Ok(left.gather(&keep))
             }
             _ => {
-                let (mut li, mut ri) = (Vec::new(), Vec::new());
-                let mut unmatched = Vec::new();
-                for (l, rs) in matches.iter().enumerate() {
-                    if rs.is_empty() {
-                        unmatched.push(l as u32);
-                    }
-                    for &r in rs {
-                        li.push(l as u32);
-                        ri.push(r);
-                        if self.index.is_none()
-                            && let Some(m) = self.right_matched.get_mut(r as usize)
-                        {
+                if self.index.is_none() {
+                    for &r in &matches.right {
+                        if let Some(m) = self.right_matched.get_mut(r as usize) {
                             *m = true;
                         }
                     }
                 }
-                let mut out = combine(&left.gather(&li), &right.gather(&ri));
-                if matches!(self.kind, JoinKind::Left | JoinKind::Full) && !unmatched.is_empty() {
+                let mut out = combine(&left.gather(&matches.left), &right.gather(&matches.right));
+                let unmatched: Vec<u32> = match self.kind {
+                    JoinKind::Left | JoinKind::Full => {
+                        let matched = matches.matched_left(left.len);
+                        (0..left.len as u32).filter(|&i| !matched[i as usize]).collect()
+                    }
+                    _ => Vec::new(),
+                };
+                if !unmatched.is_empty() {
                     let padded = combine(&left.gather(&unmatched), &nulls(&self.right_types, unmatched.len()));
                     out.append(&padded);
                 }
@@ -317,13 +370,13 @@ impl Operator for JoinOp {
     }
 }
 
-/// The key values of every row of `batch`.
-async fn key_rows(keys: &[Expr], batch: &Batch, ctx: &mut ExecContext) -> Result<Vec<Vec<Value>>> {
+/// The key columns of `batch`.
+async fn key_columns(keys: &[Expr], batch: &Batch, ctx: &mut ExecContext) -> Result<Vec<Column>> {
     let mut columns = Vec::with_capacity(keys.len());
     for k in keys {
         columns.push(eval(k, batch, ctx).await?);
     }
-    Ok((0..batch.len).map(|i| columns.iter().map(|c| c.get(i)).collect()).collect())
+    Ok(columns)
 }
 
 /// Left columns then right columns.
