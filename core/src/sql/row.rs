@@ -109,18 +109,19 @@ pub fn decode_row(bytes: &[u8]) -> Result<Vec<Value>> {
 
 /// Decodes a stored row straight into column builders (one per column),
 /// without building a row of values first: the scan's hot path. With
-/// `needed`, a column not marked there (or past its end) is skipped over
-/// and pushed as NULL.
+/// `needed`, a column not marked there (or past its end) gets nothing, and
+/// decoding stops after the last marked column.
 pub fn decode_row_into(bytes: &[u8], builders: &mut [ColumnBuilder], needed: Option<&[bool]>) -> Result<()> {
     let mut reader = Reader { bytes, pos: 0 };
     let len = reader.len()?;
     if len != builders.len() {
         return Err(Error::Corrupt(format!("stored row has {len} columns, the table {}", builders.len())));
     }
-    for (column, builder) in builders.iter_mut().enumerate() {
-        if needed.is_some_and(|needed| needed.get(column) != Some(&true)) {
+    let wanted = |column: usize| needed.is_none_or(|needed| needed.get(column) == Some(&true));
+    let decoded = needed.map_or(len, |needed| needed.iter().rposition(|&n| n).map_or(0, |last| last + 1));
+    for (column, builder) in builders.iter_mut().enumerate().take(decoded) {
+        if !wanted(column) {
             reader.skip_value()?;
-            builder.push_null();
             continue;
         }
         // Integers and NULLs go straight into typed columns: the common
@@ -138,7 +139,7 @@ pub fn decode_row_into(bytes: &[u8], builders: &mut [ColumnBuilder], needed: Opt
             (builder, _) => builder.push(reader.value()?),
         }
     }
-    if reader.pos != bytes.len() {
+    if decoded == len && reader.pos != bytes.len() {
         return Err(Error::Corrupt("trailing bytes after a stored row".into()));
     }
     Ok(())

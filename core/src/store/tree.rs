@@ -161,14 +161,15 @@ impl Txn {
     }
 
     /// Hands the pairs with keys in `(lo, hi)` to `visit` in key order,
-    /// borrowed from the pages (see [`BTree::visit_range`]); `visit` returns
-    /// false to stop. True if it stopped, false if the range ended.
+    /// borrowed from the pages, each with the next key in its leaf (see
+    /// [`BTree::visit_range`]); `visit` returns false to stop. True if it
+    /// stopped, false if the range ended.
     pub async fn tree_visit(
         &mut self,
         table: TableId,
         lo: Bound<&[u8]>,
         hi: Bound<&[u8]>,
-        visit: impl FnMut(&[u8], &[u8]) -> Result<bool>,
+        visit: impl FnMut(&[u8], &[u8], Option<&[u8]>) -> Result<bool>,
     ) -> Result<bool> {
         let tree = self.tree(table).await?;
         tree.visit_range(self, lo, hi, visit).await

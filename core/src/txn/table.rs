@@ -140,7 +140,7 @@ pub struct RowScan {
     from: Bound<Vec<u8>>,
     to: Bound<Vec<u8>>,
     row: RowInProgress,
-    /// The last storage key read (the resume point).
+    /// The storage key the last read stopped at (the resume point).
     last_key: Vec<u8>,
     /// Whether a read has begun (SIREAD locks are taken once, by the first).
     begun: bool,
@@ -234,6 +234,24 @@ impl RowScan {
     }
 }
 
+/// Hands over a row with one version, `seen` as shown; true if it went to `visit`.
+fn hand_single(
+    seen: Seen,
+    creator: TxnId,
+    row: Option<&[u8]>,
+    visit: &mut impl FnMut(&[u8]) -> Result<()>,
+    skipped: &mut Vec<TxnId>,
+) -> Result<bool> {
+    match (seen, row) {
+        (Seen::Visible, Some(row)) => visit(row).map(|()| true),
+        (Seen::Concurrent, _) => {
+            skipped.push(creator);
+            Ok(false)
+        }
+        _ => Ok(false),
+    }
+}
+
 /// Reads on in `scan` until `limit` rows have gone to `visit` or the range
 /// ends, and returns how many went. Each row is the newest version `seen`
 /// calls [`Seen::Visible`], handed over borrowed (from the page, or from
@@ -255,18 +273,37 @@ pub async fn scan_rows(
         let mut entries = 0;
         let (row, last_key) = (&mut scan.row, &mut scan.last_key);
         let stopped = txn
-            .tree_visit(scan.table, as_slice(&scan.from), as_slice(&scan.to), |stored, value| {
+            .tree_visit(scan.table, as_slice(&scan.from), as_slice(&scan.to), |stored, value, next| {
                 let (prefix, _) = version::split_row_prefix(stored)?;
-                if !row.reading || prefix != row.prefix.as_slice() {
+                let continues_row = row.reading && prefix == row.prefix.as_slice();
+                if !continues_row {
                     handed += usize::from(row.finish(&mut visit, skipped)?);
-                    row.start(prefix);
                 }
                 let (creator, bytes) = version::decode_value(value)?;
-                row.add(seen(creator), creator, bytes);
-                last_key.clear();
-                last_key.extend_from_slice(stored);
+                let seen = seen(creator);
+                // No other row's storage keys start with this row's prefix
+                // (see `version.rs`), so a next key without it means this
+                // is the row's newest version.
+                let ends_row = next.is_some_and(|next| !next.starts_with(prefix));
+                if ends_row && !continues_row {
+                    // The common case, a row with one version: straight from the page.
+                    handed += usize::from(hand_single(seen, creator, bytes, &mut visit, skipped)?);
+                } else {
+                    if !continues_row {
+                        row.start(prefix);
+                    }
+                    row.add(seen, creator, bytes);
+                    if ends_row {
+                        handed += usize::from(row.finish(&mut visit, skipped)?);
+                    }
+                }
                 entries += 1;
-                Ok(handed < limit && entries < SCAN_BATCH)
+                let go_on = handed < limit && entries < SCAN_BATCH;
+                if !go_on {
+                    last_key.clear();
+                    last_key.extend_from_slice(stored);
+                }
+                Ok(go_on)
             })
             .await?;
         txn.commit().await?;

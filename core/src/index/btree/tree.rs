@@ -318,6 +318,8 @@ impl BTree {
     /// Hands each entry with its key within `lo..hi` to `visit`, in key
     /// order, borrowed from its leaf under the leaf's read latch: nothing is
     /// copied, so a long scan costs what the caller does with the entries.
+    /// With each entry comes the key after it in the same leaf, in the range
+    /// or not (`None` at the leaf's end), for callers that group entries.
     /// `visit` returns false to stop. True if it stopped, false if the range
     /// ended. `visit` cannot change the tree (it is synchronous and `txn`
     /// is shared), so the leaf chain stays valid throughout.
@@ -326,7 +328,7 @@ impl BTree {
         txn: &Txn,
         lo: Bound<&[u8]>,
         hi: Bound<&[u8]>,
-        mut visit: impl FnMut(&[u8], &[u8]) -> Result<bool>,
+        mut visit: impl FnMut(&[u8], &[u8], Option<&[u8]>) -> Result<bool>,
     ) -> Result<bool> {
         let mut leaf = self.leaf_for(txn, lower_key(lo)).await?;
         let mut lo = lo;
@@ -866,7 +868,7 @@ impl BTreeCursor {
     /// next leaf to read if the range goes on past it.
     fn fill_from(&mut self, page: &Page) {
         let buffered = &mut self.buffered;
-        let end = visit_leaf(page.body(), as_slice(&self.lo), as_slice(&self.hi), &mut |key, value| {
+        let end = visit_leaf(page.body(), as_slice(&self.lo), as_slice(&self.hi), &mut |key, value, _| {
             buffered.push_back((key.to_vec(), value.to_vec()));
             Ok(true)
         });
@@ -888,31 +890,38 @@ enum LeafEnd {
     Next(PageId),
 }
 
-/// Hands the entries of leaf `body` with keys within `lo..hi` to `visit`.
+/// Hands the entries of leaf `body` with keys within `lo..hi` to `visit`,
+/// each with the key after it in the leaf.
 fn visit_leaf(
     body: &[u8],
     lo: Bound<&[u8]>,
     hi: Bound<&[u8]>,
-    visit: &mut impl FnMut(&[u8], &[u8]) -> Result<bool>,
+    visit: &mut impl FnMut(&[u8], &[u8], Option<&[u8]>) -> Result<bool>,
 ) -> Result<LeafEnd> {
+    let count = node::count(body);
     let start = match lo {
         Bound::Included(key) | Bound::Excluded(key) => node::search(body, key).unwrap_or_else(|index| index),
         Bound::Unbounded => 0,
     };
-    for index in start..node::count(body) {
-        let key = node::key_at(body, index);
+    // When the leaf's last key is below `hi`, so is every key: one
+    // comparison per leaf rather than one per entry.
+    let past = |key: &[u8]| match hi {
+        Bound::Included(hi) => key > hi,
+        Bound::Excluded(hi) => key >= hi,
+        Bound::Unbounded => false,
+    };
+    let all_below_hi = count > 0 && !past(node::key_at(body, count - 1));
+    let mut next = (start < count).then(|| node::key_at(body, start));
+    for index in start..count {
+        let key = next.take().expect("the key of an index below count");
+        next = (index + 1 < count).then(|| node::key_at(body, index + 1));
         if matches!(lo, Bound::Excluded(lo) if key == lo) {
             continue;
         }
-        let past = match hi {
-            Bound::Included(hi) => key > hi,
-            Bound::Excluded(hi) => key >= hi,
-            Bound::Unbounded => false,
-        };
-        if past {
+        if !all_below_hi && past(key) {
             return Ok(LeafEnd::RangeEnd);
         }
-        if !visit(key, node::value_at(body, index))? {
+        if !visit(key, node::value_at(body, index), next)? {
             return Ok(LeafEnd::Stopped);
         }
     }

@@ -11,7 +11,7 @@
 use std::ops::Bound;
 
 use crate::env::BoxFuture;
-use crate::sql::batch::{BATCH_SIZE, Batch, ColumnBuilder};
+use crate::sql::batch::{BATCH_SIZE, Batch, Column, ColumnBuilder, ColumnData, SharedValues};
 use crate::sql::catalog::{IndexDef, TableDef};
 use crate::sql::expr::Expr;
 use crate::sql::plan::{Access, Plan};
@@ -302,6 +302,8 @@ pub struct ScanOp {
     types: Vec<DataType>,
     /// The columns anything reads (`None`: all); the others are not decoded.
     needed: Option<Vec<bool>>,
+    /// A full batch's column for the columns not needed.
+    unread: Option<Column>,
 }
 
 impl ScanOp {
@@ -310,7 +312,22 @@ impl ScanOp {
             return Err(Error::Corrupt("ScanOp built from a non-scan node".into()));
         };
         let types = table.columns.iter().map(|c| c.data_type.clone()).collect();
-        Ok(ScanOp { reader: TableReader::rows(table.clone(), access.clone()), filter: filter.clone(), types, needed })
+        let reader = TableReader::rows(table.clone(), access.clone());
+        Ok(ScanOp { reader, filter: filter.clone(), types, needed, unread: None })
+    }
+
+    fn is_needed(&self, column: usize) -> bool {
+        self.needed.as_ref().is_none_or(|needed| needed.get(column) == Some(&true))
+    }
+
+    /// A column nothing reads: all NULL, and for a full batch one shared
+    /// vector, so it costs nothing per row.
+    fn unread_column(&mut self, len: usize) -> Column {
+        let nulls = || Column { data: ColumnData::Values(SharedValues::new(vec![Value::Null; len])), nulls: None };
+        if len != BATCH_SIZE {
+            return nulls();
+        }
+        self.unread.get_or_insert_with(nulls).clone()
     }
 }
 
@@ -324,7 +341,11 @@ impl Operator for ScanOp {
                 let needed = self.needed.as_deref();
                 let visit = |bytes: &[u8]| decode_row_into(bytes, &mut builders, needed);
                 let Some(len) = self.reader.visit_rows(ctx, visit).await? else { return Ok(None) };
-                let batch = Batch::new(builders.into_iter().map(ColumnBuilder::finish).collect(), len);
+                let columns = builders.into_iter().enumerate().map(|(column, builder)| match self.is_needed(column) {
+                    true => builder.finish(),
+                    false => self.unread_column(len),
+                });
+                let batch = Batch::new(columns.collect(), len);
                 let batch = match &self.filter {
                     Some(f) => filter_batch(f, batch, ctx).await?,
                     None => batch,
