@@ -31,7 +31,14 @@ pub fn put_u64(mut value: u64, out: &mut Vec<u8>) {
 
 /// Decodes a LEB128 number at the start of `bytes`: the value and the bytes
 /// it took.
+#[inline]
 pub fn get_u64(bytes: &[u8]) -> Option<(u64, usize)> {
+    // Most lengths, counts and small numbers take one byte.
+    if let Some(&byte) = bytes.first()
+        && byte < 0x80
+    {
+        return Some((u64::from(byte), 1));
+    }
     let mut value = 0u64;
     for (index, &byte) in bytes.iter().take(MAX_U64_BYTES).enumerate() {
         let bits = u64::from(byte & 0x7F);

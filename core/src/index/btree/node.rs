@@ -320,6 +320,18 @@ pub fn key_at(body: &[u8], index: usize) -> &[u8] {
     &body[start..start + u16_at(body, start - KEY_LENGTH_SIZE)]
 }
 
+/// The key and value of entry `index` of a valid node, found together.
+///
+/// # Panics
+///
+/// As [`entry`].
+pub fn key_value_at(body: &[u8], index: usize) -> (&[u8], &[u8]) {
+    assert!(index < count(body), "entry {index} of a node with {} entries", count(body));
+    let start = u16_at(body, slot_position(index)) + KEY_LENGTH_SIZE;
+    let key_end = start + u16_at(body, start - KEY_LENGTH_SIZE);
+    (&body[start..key_end], &body[key_end..entry_end(body, index)])
+}
+
 /// The value of entry `index` of a valid node.
 ///
 /// # Panics

@@ -911,17 +911,17 @@ fn visit_leaf(
         Bound::Unbounded => false,
     };
     let all_below_hi = count > 0 && !past(node::key_at(body, count - 1));
-    let mut next = (start < count).then(|| node::key_at(body, start));
+    let mut next = (start < count).then(|| node::key_value_at(body, start));
     for index in start..count {
-        let key = next.take().expect("the key of an index below count");
-        next = (index + 1 < count).then(|| node::key_at(body, index + 1));
+        let (key, value) = next.take().expect("the entry of an index below count");
+        next = (index + 1 < count).then(|| node::key_value_at(body, index + 1));
         if matches!(lo, Bound::Excluded(lo) if key == lo) {
             continue;
         }
         if !all_below_hi && past(key) {
             return Ok(LeafEnd::RangeEnd);
         }
-        if !visit(key, node::value_at(body, index), next)? {
+        if !visit(key, value, next.map(|(key, _)| key))? {
             return Ok(LeafEnd::Stopped);
         }
     }

@@ -137,6 +137,8 @@ fn entries_pack_against_the_end_in_index_order() {
     assert!(body[28..33].iter().all(|&byte| byte == 0));
     assert_eq!(entries_of(&body), [entry_of(b"a", b""), entry_of(b"b", b"2")]);
     assert_eq!((key_at(&body, 1), value_at(&body, 1)), (&b"b"[..], &b"2"[..]));
+    assert_eq!(key_value_at(&body, 1), (&b"b"[..], &b"2"[..]));
+    assert_eq!(key_value_at(&body, 0), (&b"a"[..], &b""[..]));
     validate(&body).unwrap();
 }
 
