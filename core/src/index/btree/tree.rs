@@ -900,7 +900,12 @@ fn visit_leaf(
 ) -> Result<LeafEnd> {
     let count = node::count(body);
     let start = match lo {
-        Bound::Included(key) | Bound::Excluded(key) => node::search(body, key).unwrap_or_else(|index| index),
+        Bound::Included(key) => node::search(body, key).unwrap_or_else(|index| index),
+        // A non-unique tree may hold the key more than once: skip them all.
+        Bound::Excluded(key) => match node::search(body, key) {
+            Ok(first) => (first..count).find(|&index| node::key_at(body, index) != key).unwrap_or(count),
+            Err(index) => index,
+        },
         Bound::Unbounded => 0,
     };
     // When the leaf's last key is below `hi`, so is every key: one
@@ -915,9 +920,6 @@ fn visit_leaf(
     for index in start..count {
         let (key, value) = next.take().expect("the entry of an index below count");
         next = (index + 1 < count).then(|| node::key_value_at(body, index + 1));
-        if matches!(lo, Bound::Excluded(lo) if key == lo) {
-            continue;
-        }
         if !all_below_hi && past(key) {
             return Ok(LeafEnd::RangeEnd);
         }

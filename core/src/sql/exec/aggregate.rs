@@ -524,6 +524,12 @@ impl AggregateOp {
 /// orders its input. Counts, and sums, minimums and maximums of an integer
 /// column, read the typed column directly rather than a `Value` per row.
 fn feed_plain(func: AggFunc, args: &[Column], groups: &[usize], accs: &mut [Vec<Acc>], a: usize) -> Result<()> {
+    if let Some(&group) = groups.first()
+        && groups.iter().all(|&other| other == group)
+        && feed_one_group(func, args, groups.len(), &mut accs[group][a])
+    {
+        return Ok(());
+    }
     if func == AggFunc::CountStar {
         for &g in groups {
             accs[g][a].update(func, args, 0, &[])?;
@@ -560,6 +566,46 @@ fn feed_plain(func: AggFunc, args: &[Column], groups: &[usize], accs: &mut [Vec<
         }
     }
     Ok(())
+}
+
+/// Feeds `len` rows that all belong to one group (always so without GROUP
+/// BY) in one pass over the column: count(*), and count, sum, min and max of
+/// an integer column. False, having done nothing, for anything else.
+fn feed_one_group(func: AggFunc, args: &[Column], len: usize, acc: &mut Acc) -> bool {
+    if let (AggFunc::CountStar, Acc::Count(n)) = (func, &mut *acc) {
+        *n += len as i64;
+        return true;
+    }
+    let Some(Column { data: ColumnData::Int(values), nulls }) = args.first() else { return false };
+    let present = |row: &usize| nulls.as_ref().is_none_or(|nulls| !nulls[*row]);
+    let mut rows = (0..values.len()).filter(present).map(|row| values[row]).peekable();
+    match (func, acc) {
+        (AggFunc::Count, Acc::Count(n)) => *n += rows.count() as i64,
+        (AggFunc::Sum, Acc::SumInt { sum, seen }) => {
+            *seen |= rows.peek().is_some();
+            *sum += rows.map(i128::from).sum::<i128>();
+        }
+        (AggFunc::Min, Acc::MinMax(current @ (None | Some(Value::Int(_))))) => {
+            let old = match current {
+                Some(Value::Int(old)) => Some(*old),
+                _ => None,
+            };
+            if let Some(min) = rows.chain(old).min() {
+                *current = Some(Value::Int(min));
+            }
+        }
+        (AggFunc::Max, Acc::MinMax(current @ (None | Some(Value::Int(_))))) => {
+            let old = match current {
+                Some(Value::Int(old)) => Some(*old),
+                _ => None,
+            };
+            if let Some(max) = rows.chain(old).max() {
+                *current = Some(Value::Int(max));
+            }
+        }
+        _ => return false,
+    }
+    true
 }
 
 impl Operator for AggregateOp {

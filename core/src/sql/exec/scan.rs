@@ -313,6 +313,11 @@ impl ScanOp {
         };
         let types = table.columns.iter().map(|c| c.data_type.clone()).collect();
         let reader = TableReader::rows(table.clone(), access.clone());
+        // Decoding a row stops at the end of `needed`: trim it to the last needed column.
+        let needed = needed.map(|mut needed| {
+            needed.truncate(needed.iter().rposition(|&n| n).map_or(0, |last| last + 1));
+            needed
+        });
         Ok(ScanOp { reader, filter: filter.clone(), types, needed, unread: None })
     }
 
