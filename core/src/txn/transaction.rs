@@ -548,8 +548,13 @@ impl Transaction {
         self.start_statement()?;
         self.lock_table_inner(scan.table(), LockMode::AccessShare).await?;
         if scan.begin_read() && self.serializable() {
-            let (lo, hi) = scan.range();
-            self.shared.ssi.read_range(self.id(), scan.table(), lo, hi);
+            match scan.range() {
+                // A point lookup: a key lock, which writers check faster than a range.
+                (Bound::Included(lo), Bound::Included(hi)) if lo == hi => {
+                    self.shared.ssi.read_key(self.id(), scan.table(), lo);
+                }
+                (lo, hi) => self.shared.ssi.read_range(self.id(), scan.table(), lo, hi),
+            }
         }
         // Rows written together share a creator: decide each creator once
         // per call rather than taking the status lock for every row. Within

@@ -188,11 +188,17 @@ impl TableReader {
                 }
             }
         };
-        if self.rows_only
-            && !self.via_index
-            && let Cursor::Range { storage, next, hi } = &self.cursor
-        {
-            self.cursor = Cursor::Rows(RowScan::new(*storage, as_slice(next), as_slice(hi)));
+        if self.rows_only && !self.via_index {
+            let rows = match &self.cursor {
+                Cursor::Range { storage, next, hi } => Some(RowScan::new(*storage, as_slice(next), as_slice(hi))),
+                Cursor::Point { storage, key } => {
+                    Some(RowScan::new(*storage, Bound::Included(key), Bound::Included(key)))
+                }
+                _ => None,
+            };
+            if let Some(rows) = rows {
+                self.cursor = Cursor::Rows(rows);
+            }
         }
         Ok(())
     }
