@@ -24,7 +24,8 @@ if [ -z "$pg_bin" ] || ! command -v pgbench >/dev/null; then
     pg_bin=/usr/lib/postgresql/15/bin
 fi
 
-cargo build --release -q -p rustydb-cli --bin rustydb
+# With RUSTYDB_PREBUILT set, use the binary a workspace build already made.
+[ -n "${RUSTYDB_PREBUILT:-}" ] || cargo build --release -q -p rustydb-cli --bin rustydb
 work=$(mktemp -d)
 chmod 777 "$work"
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
