@@ -236,18 +236,8 @@ async fn run_model(engine: Arc<TxnEngine>, steps: Vec<Step>) -> Result<Option<St
                 if got != want {
                     return mismatch(format!("scan {got:?}, model {want:?}"));
                 }
-                // The streaming scan, resumed every three rows, sees the same rows.
-                let mut streamed = Vec::new();
-                let mut scan = RowScan::new(table, Bound::Unbounded, Bound::Unbounded);
-                while !scan.ended() {
-                    let handed = txn.scan_rows(&mut scan, 3, |row| Ok(streamed.push(row[0]))).await?;
-                    if handed > 3 || (handed < 3 && !scan.ended()) {
-                        return mismatch(format!("scan_rows handed {handed} rows of 3 before the end"));
-                    }
-                }
-                let want: Vec<u8> = view.values().copied().collect();
-                if streamed != want {
-                    return mismatch(format!("scan_rows {streamed:?}, model {want:?}"));
+                if let Some(problem) = streamed_mismatch(&mut txn, table, &view).await? {
+                    return mismatch(problem);
                 }
             }
             Step::Savepoint => {
@@ -277,6 +267,30 @@ async fn run_model(engine: Arc<TxnEngine>, steps: Vec<Step>) -> Result<Option<St
         }
     }
     Ok(None)
+}
+
+/// How the streaming scan, resumed every three rows, disagrees with the
+/// model's view, if it does.
+async fn streamed_mismatch(
+    txn: &mut rustydb_core::txn::Transaction,
+    table: rustydb_core::store::TableId,
+    view: &std::collections::BTreeMap<u8, u8>,
+) -> Result<Option<String>> {
+    let mut streamed = Vec::new();
+    let mut scan = RowScan::new(table, Bound::Unbounded, Bound::Unbounded);
+    while !scan.ended() {
+        let handed = txn
+            .scan_rows(&mut scan, 3, |row| {
+                streamed.push(row[0]);
+                Ok(())
+            })
+            .await?;
+        if handed > 3 || (handed < 3 && !scan.ended()) {
+            return Ok(Some(format!("scan_rows handed {handed} rows of 3 before the end")));
+        }
+    }
+    let want: Vec<u8> = view.values().copied().collect();
+    Ok((streamed != want).then(|| format!("scan_rows {streamed:?}, model {want:?}")))
 }
 
 proptest::proptest! {
@@ -355,7 +369,11 @@ fn index_entries_follow_row_visibility() {
 async fn streamed(txn: &mut rustydb_core::txn::Transaction, table: rustydb_core::store::TableId) -> Result<String> {
     let mut rows = Vec::new();
     let mut scan = RowScan::new(table, Bound::Unbounded, Bound::Unbounded);
-    while txn.scan_rows(&mut scan, 16, |row| Ok(rows.push(String::from_utf8_lossy(row).into_owned()))).await? > 0 {}
+    let mut visit = |row: &[u8]| {
+        rows.push(String::from_utf8_lossy(row).into_owned());
+        Ok(())
+    };
+    while txn.scan_rows(&mut scan, 16, &mut visit).await? > 0 {}
     Ok(rows.join(","))
 }
 

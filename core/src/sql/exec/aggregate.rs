@@ -343,6 +343,77 @@ enum GroupIndex {
     General(FixedHashMap<Vec<Value>, usize>),
 }
 
+impl GroupIndex {
+    /// The group number of each of `len` rows with keys in `key_columns`,
+    /// asking `new_group` to create the groups not seen before.
+    fn assign(
+        &mut self,
+        key_columns: &[Column],
+        len: usize,
+        new_group: &mut impl FnMut(Vec<Value>) -> usize,
+    ) -> Vec<usize> {
+        let mut groups = Vec::with_capacity(len);
+        match self {
+            GroupIndex::Single => groups.resize(len, 0),
+            GroupIndex::Int(map) => {
+                let c = &key_columns[0];
+                for row in 0..len {
+                    let k = if c.is_null(row) {
+                        None
+                    } else if let ColumnData::Int(v) = &c.data {
+                        Some(v[row])
+                    } else {
+                        None
+                    };
+                    let g = match map.get(&k) {
+                        Some(g) => *g,
+                        None => {
+                            let g = new_group(vec![c.get(row)]);
+                            map.insert(k, g);
+                            g
+                        }
+                    };
+                    groups.push(g);
+                }
+            }
+            GroupIndex::One(map) => {
+                let c = &key_columns[0];
+                for row in 0..len {
+                    let key = match &c.data {
+                        ColumnData::Values(values) => Cow::Borrowed(values.get(row)),
+                        _ => Cow::Owned(c.get(row)),
+                    };
+                    let g = match map.get(key.as_ref()) {
+                        Some(g) => *g,
+                        None => {
+                            let key = key.into_owned();
+                            let g = new_group(vec![key.clone()]);
+                            map.insert(key, g);
+                            g
+                        }
+                    };
+                    groups.push(g);
+                }
+            }
+            GroupIndex::General(map) => {
+                for row in 0..len {
+                    let key: Vec<Value> = key_columns.iter().map(|c| c.get(row)).collect();
+                    let g = match map.get(&key) {
+                        Some(g) => *g,
+                        None => {
+                            let g = new_group(key.clone());
+                            map.insert(key, g);
+                            g
+                        }
+                    };
+                    groups.push(g);
+                }
+            }
+        }
+        groups
+    }
+}
+
 pub struct AggregateOp {
     input: BoxOp,
     group_by: Vec<Expr>,
@@ -411,65 +482,7 @@ impl AggregateOp {
             distinct_seen.push(vec![BTreeSet::new(); self.aggs.len()]);
             keys.len() - 1
         };
-        let mut groups = Vec::with_capacity(batch.len);
-        match index {
-            GroupIndex::Single => groups.resize(batch.len, 0),
-            GroupIndex::Int(map) => {
-                let c = &key_columns[0];
-                for row in 0..batch.len {
-                    let k = if c.is_null(row) {
-                        None
-                    } else if let ColumnData::Int(v) = &c.data {
-                        Some(v[row])
-                    } else {
-                        None
-                    };
-                    let g = match map.get(&k) {
-                        Some(g) => *g,
-                        None => {
-                            let g = new_group(vec![c.get(row)]);
-                            map.insert(k, g);
-                            g
-                        }
-                    };
-                    groups.push(g);
-                }
-            }
-            GroupIndex::One(map) => {
-                let c = &key_columns[0];
-                for row in 0..batch.len {
-                    let key = match &c.data {
-                        ColumnData::Values(values) => Cow::Borrowed(values.get(row)),
-                        _ => Cow::Owned(c.get(row)),
-                    };
-                    let g = match map.get(key.as_ref()) {
-                        Some(g) => *g,
-                        None => {
-                            let key = key.into_owned();
-                            let g = new_group(vec![key.clone()]);
-                            map.insert(key, g);
-                            g
-                        }
-                    };
-                    groups.push(g);
-                }
-            }
-            GroupIndex::General(map) => {
-                for row in 0..batch.len {
-                    let key: Vec<Value> = key_columns.iter().map(|c| c.get(row)).collect();
-                    let g = match map.get(&key) {
-                        Some(g) => *g,
-                        None => {
-                            let g = new_group(key.clone());
-                            map.insert(key, g);
-                            g
-                        }
-                    };
-                    groups.push(g);
-                }
-            }
-        }
-        Ok(groups)
+        Ok(index.assign(&key_columns, batch.len, &mut new_group))
     }
 
     /// Feeds aggregate `a`'s arguments for every row of `batch`.
