@@ -11,6 +11,8 @@
 
 use std::sync::Arc;
 
+use rust_decimal::prelude::ToPrimitive;
+
 use crate::env::BoxFuture;
 use crate::sql::batch::{BATCH_SIZE, Batch, Column, ColumnData};
 use crate::sql::catalog::{IndexDef, TableDef};
@@ -133,10 +135,7 @@ impl KeyTable {
                 for row in (0..len).filter(|&row| !column.is_null(row)) {
                     let key = match &column.data {
                         ColumnData::Int(values) => Some(values[row]),
-                        _ => match column.get(row) {
-                            Value::Int(key) => Some(key),
-                            _ => None,
-                        },
+                        _ => integral(&column.get(row)),
                     };
                     add(row, key.and_then(|key| table.get(&key)));
                 }
@@ -370,6 +369,18 @@ impl Operator for JoinOp {
     }
 }
 
+/// The integer a value equals, if any: values compare (and hash) as
+/// numbers across types, so an integral float or numeric key matches an
+/// integer one.
+fn integral(value: &Value) -> Option<i64> {
+    match value {
+        Value::Int(i) => Some(*i),
+        Value::Float(f) if f.fract() == 0.0 && f.abs() < 9.0e18 => Some(*f as i64),
+        Value::Numeric(d) if d.fract().is_zero() => d.to_i64(),
+        _ => None,
+    }
+}
+
 /// The key columns of `batch`.
 async fn key_columns(keys: &[Expr], batch: &Batch, ctx: &mut ExecContext) -> Result<Vec<Column>> {
     let mut columns = Vec::with_capacity(keys.len());
@@ -388,4 +399,41 @@ fn combine(left: &Batch, right: &Batch) -> Batch {
 
 fn nulls(types: &[DataType], len: usize) -> Batch {
     Batch { columns: types.iter().map(|t| Column::repeat(&Value::Null, t, len)).collect(), len }
+}
+
+#[cfg(test)]
+mod tests {
+    use rust_decimal::Decimal;
+
+    use super::*;
+
+    #[test]
+    fn an_integer_key_table_matches_equal_numbers_of_any_type_and_never_null() {
+        let right =
+            [Column::from_values(vec![Value::Int(1), Value::Int(2), Value::Null, Value::Int(2)], &DataType::Int64)];
+        let table = KeyTable::build(&right, 4);
+        assert!(matches!(table, KeyTable::Int(_)));
+        let left = [Column::from_values(
+            vec![Value::Float(2.0), Value::Numeric(Decimal::ONE), Value::Float(1.5), Value::Null, Value::Int(3)],
+            &DataType::Unknown,
+        )];
+        let pairs = table.probe(&left, 5);
+        assert_eq!((pairs.left, pairs.right), (vec![0, 0, 1], vec![1, 3, 0]));
+    }
+
+    #[test]
+    fn a_general_key_table_skips_rows_with_a_null_key() {
+        let right = [
+            Column::from_values(vec![Value::Text("a".into()), Value::Text("b".into())], &DataType::Text),
+            Column::from_values(vec![Value::Int(1), Value::Null], &DataType::Int64),
+        ];
+        let table = KeyTable::build(&right, 2);
+        let left = [
+            Column::from_values(vec![Value::Text("b".into()), Value::Text("a".into())], &DataType::Text),
+            Column::from_values(vec![Value::Null, Value::Int(1)], &DataType::Int64),
+        ];
+        let pairs = table.probe(&left, 2);
+        assert_eq!(pairs.matched_left(2), vec![false, true]);
+        assert_eq!((pairs.left, pairs.right), (vec![1], vec![0]));
+    }
 }
