@@ -9,7 +9,7 @@ use std::time::Duration;
 use rustydb_core::Result;
 use rustydb_core::env::{BoxFuture, Env};
 use rustydb_core::store::StoreConfig;
-use rustydb_core::txn::{IsolationLevel, RowScan, TxnConfig, TxnEngine};
+use rustydb_core::txn::{IsolationLevel, TxnConfig, TxnEngine};
 use rustydb_sim::Scenario;
 use rustydb_sim::runtime::Simulator;
 
@@ -277,7 +277,7 @@ async fn streamed_mismatch(
     view: &std::collections::BTreeMap<u8, u8>,
 ) -> Result<Option<String>> {
     let mut streamed = Vec::new();
-    let mut scan = RowScan::new(table, Bound::Unbounded, Bound::Unbounded);
+    let mut scan = txn.row_scan(table, Bound::Unbounded, Bound::Unbounded);
     while !scan.ended() {
         let handed = txn
             .scan_rows(&mut scan, 3, |row| {
@@ -368,7 +368,7 @@ fn index_entries_follow_row_visibility() {
 /// Every row of `table` through the streaming scan, joined by commas.
 async fn streamed(txn: &mut rustydb_core::txn::Transaction, table: rustydb_core::store::TableId) -> Result<String> {
     let mut rows = Vec::new();
-    let mut scan = RowScan::new(table, Bound::Unbounded, Bound::Unbounded);
+    let mut scan = txn.row_scan(table, Bound::Unbounded, Bound::Unbounded);
     let mut visit = |row: &[u8]| {
         rows.push(String::from_utf8_lossy(row).into_owned());
         Ok(())

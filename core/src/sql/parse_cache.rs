@@ -281,6 +281,12 @@ mod tests {
 
     /// Every text parses through the cache exactly as it does without it,
     /// whether its shape was cached by an earlier text or not.
+    /// The cache's parse of `text` prints as a fresh parse does.
+    fn assert_parses_as_fresh(cache: &ParseCache, text: &str) {
+        let fresh = texts(&parse_script(text).unwrap());
+        assert_eq!(texts(&cache.parse(text).unwrap()), fresh, "{text}");
+    }
+
     #[test]
     fn cached_parses_equal_fresh_parses() {
         let cache = ParseCache::default();
@@ -301,9 +307,8 @@ mod tests {
             "SELECT \"a1\" FROM t WHERE b = 1",
         ];
         for text in texts_in_order {
-            let fresh = texts(&parse_script(text).unwrap());
-            assert_eq!(texts(&cache.parse(text).unwrap()), fresh, "{text}");
-            assert_eq!(texts(&cache.parse(text).unwrap()), fresh, "{text} (second time)");
+            assert_parses_as_fresh(&cache, text);
+            assert_parses_as_fresh(&cache, text);
         }
         let shapes = cache.shapes.lock().unwrap().values().filter(|entry| entry.is_some()).count();
         assert!(shapes >= 5, "the common shapes are cached ({shapes})");
@@ -348,8 +353,7 @@ mod tests {
         // shape; remembered as such, and still parsed right.
         let cache = ParseCache::default();
         for text in ["CREATE TABLE w (a VARCHAR(10))", "CREATE TABLE w (a VARCHAR(20))"] {
-            let parsed = cache.parse(text).unwrap();
-            assert_eq!(texts(&parsed), texts(&parse_script(text).unwrap()));
+            assert_parses_as_fresh(&cache, text);
         }
         assert_eq!(cache.shapes.lock().unwrap().len(), 1);
         assert!(cache.shapes.lock().unwrap().values().all(Option::is_none));
@@ -369,8 +373,7 @@ mod tests {
             "SELECT $10 + $1",
         ];
         for text in texts_in_order {
-            let fresh = texts(&parse_script(text).unwrap());
-            assert_eq!(texts(&cache.parse(text).unwrap()), fresh, "{text}");
+            assert_parses_as_fresh(&cache, text);
         }
         let shapes = cache.shapes.lock().unwrap();
         assert!(shapes.values().all(Option::is_some));

@@ -131,28 +131,22 @@ pub enum Seen {
 
 /// A streaming scan of a user-key range: where it is, and the row whose
 /// versions it is in the middle of ([`scan_rows`] reads on from here).
+/// Made by [`crate::txn::Transaction::row_scan`], which takes its SIREAD lock.
 pub struct RowScan {
     table: TableId,
-    /// The user-key range, for SIREAD locks.
-    lo: Bound<Vec<u8>>,
-    hi: Bound<Vec<u8>>,
     /// The storage range still to read.
     from: Bound<Vec<u8>>,
     to: Bound<Vec<u8>>,
     row: RowInProgress,
-    /// The storage key the last read stopped at (the resume point).
-    last_key: Vec<u8>,
-    /// Whether a read has begun (SIREAD locks are taken once, by the first).
-    begun: bool,
     ended: bool,
 }
 
 /// The row a streaming scan is reading, version by version (oldest first).
 #[derive(Default)]
 struct RowInProgress {
-    /// The row prefix of its storage keys (see [`version::split_row_prefix`]).
+    /// The row prefix of its storage keys (see [`version::split_row_prefix`]);
+    /// empty between rows (a prefix never is).
     prefix: Vec<u8>,
-    reading: bool,
     /// The newest version seen so far that the reader sees: `Some(true)` a
     /// row (its bytes in `bytes`), `Some(false)` a tombstone.
     visible: Option<bool>,
@@ -165,9 +159,10 @@ impl RowInProgress {
     /// Ends the row: hands it to `visit` if a visible version has a row.
     /// True if it did.
     fn finish(&mut self, visit: &mut impl FnMut(&[u8]) -> Result<()>, skipped: &mut Vec<TxnId>) -> Result<bool> {
-        if !std::mem::take(&mut self.reading) {
+        if self.prefix.is_empty() {
             return Ok(false);
         }
+        self.prefix.clear();
         skipped.append(&mut self.concurrent);
         match self.visible.take() {
             Some(true) => visit(&self.bytes).map(|()| true),
@@ -178,7 +173,6 @@ impl RowInProgress {
     fn start(&mut self, prefix: &[u8]) {
         self.prefix.clear();
         self.prefix.extend_from_slice(prefix);
-        self.reading = true;
     }
 
     fn add(&mut self, seen: Seen, creator: TxnId, row: Option<&[u8]>) {
@@ -199,33 +193,13 @@ impl RowInProgress {
 
 impl RowScan {
     /// A scan of the rows with user keys in `(lo, hi)`.
-    pub fn new(table: TableId, lo: Bound<&[u8]>, hi: Bound<&[u8]>) -> RowScan {
+    pub(super) fn new(table: TableId, lo: Bound<&[u8]>, hi: Bound<&[u8]>) -> RowScan {
         let (from, to) = version::storage_range(lo, hi);
-        RowScan {
-            table,
-            lo: lo.map(<[u8]>::to_vec),
-            hi: hi.map(<[u8]>::to_vec),
-            from,
-            to,
-            row: RowInProgress::default(),
-            last_key: Vec::new(),
-            begun: false,
-            ended: false,
-        }
+        RowScan { table, from, to, row: RowInProgress::default(), ended: false }
     }
 
     pub fn table(&self) -> TableId {
         self.table
-    }
-
-    /// The user-key range scanned.
-    pub fn range(&self) -> (Bound<&[u8]>, Bound<&[u8]>) {
-        (as_slice(&self.lo), as_slice(&self.hi))
-    }
-
-    /// Notes that a read begins; true for the first.
-    pub fn begin_read(&mut self) -> bool {
-        !std::mem::replace(&mut self.begun, true)
     }
 
     /// Whether every row of the range has been handed out.
@@ -271,11 +245,12 @@ pub async fn scan_rows(
     while !scan.ended && handed < limit {
         let mut txn = store.begin().await?;
         let mut entries = 0;
-        let (row, last_key) = (&mut scan.row, &mut scan.last_key);
+        let mut stopped_at = Vec::new();
+        let row = &mut scan.row;
         let stopped = txn
             .tree_visit(scan.table, as_slice(&scan.from), as_slice(&scan.to), |stored, value, next| {
                 let (prefix, _) = version::split_row_prefix(stored)?;
-                let continues_row = row.reading && prefix == row.prefix.as_slice();
+                let continues_row = prefix == row.prefix.as_slice();
                 if !continues_row {
                     handed += usize::from(row.finish(&mut visit, skipped)?);
                 }
@@ -300,15 +275,14 @@ pub async fn scan_rows(
                 entries += 1;
                 let go_on = handed < limit && entries < SCAN_BATCH;
                 if !go_on {
-                    last_key.clear();
-                    last_key.extend_from_slice(stored);
+                    stopped_at.extend_from_slice(stored);
                 }
                 Ok(go_on)
             })
             .await?;
         txn.commit().await?;
         if stopped {
-            scan.from = Bound::Excluded(scan.last_key.clone());
+            scan.from = Bound::Excluded(stopped_at);
         } else {
             handed += usize::from(scan.row.finish(&mut visit, skipped)?);
             scan.ended = true;

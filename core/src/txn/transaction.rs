@@ -165,7 +165,23 @@ impl Transaction {
         self.note(result)
     }
 
-    /// Reads on in `scan` (made by [`RowScan::new`]): hands up to `limit`
+    /// A streaming scan of the rows with keys in `(lo, hi)`, read by
+    /// [`Self::scan_rows`]. Under SERIALIZABLE it takes its SIREAD lock now,
+    /// before anything is read: a key lock for a single key, which writers
+    /// check faster than a range.
+    pub fn row_scan(&self, table: TableId, lo: Bound<&[u8]>, hi: Bound<&[u8]>) -> RowScan {
+        if self.serializable() {
+            match (lo, hi) {
+                (Bound::Included(lo), Bound::Included(hi)) if lo == hi => {
+                    self.shared.ssi.read_key(self.id(), table, lo)
+                }
+                _ => self.shared.ssi.read_range(self.id(), table, lo, hi),
+            }
+        }
+        RowScan::new(table, lo, hi)
+    }
+
+    /// Reads on in `scan` (made by [`Self::row_scan`]): hands up to `limit`
     /// rows the snapshot sees to `visit`, in key order, straight from the
     /// pages (no copy per row, unlike [`Self::scan_limit`]). Returns how many;
     /// fewer than `limit` only once the range is exhausted.
@@ -547,15 +563,6 @@ impl Transaction {
     ) -> Result<usize> {
         self.start_statement()?;
         self.lock_table_inner(scan.table(), LockMode::AccessShare).await?;
-        if scan.begin_read() && self.serializable() {
-            match scan.range() {
-                // A point lookup: a key lock, which writers check faster than a range.
-                (Bound::Included(lo), Bound::Included(hi)) if lo == hi => {
-                    self.shared.ssi.read_key(self.id(), scan.table(), lo);
-                }
-                (lo, hi) => self.shared.ssi.read_range(self.id(), scan.table(), lo, hi),
-            }
-        }
         // Rows written together share a creator: decide each creator once
         // per call rather than taking the status lock for every row. Within
         // one call the answer cannot change for this snapshot.

@@ -149,9 +149,9 @@ struct Descent {
     rightmost: bool,
 }
 
-/// One level of [`BTree::get_unique`]: the answer at a leaf, or the child to visit.
-enum LookupStep {
-    Found(Option<Vec<u8>>),
+/// One level of [`BTree::read_leaf`]: what the leaf gave, or the child to visit.
+enum LookupStep<T> {
+    Found(T),
     Down(PageId, u16),
 }
 
@@ -303,16 +303,14 @@ impl BTree {
         Ok(true)
     }
 
-    /// A cursor over the entries with keys within `lo..hi`, in order.
+    /// A cursor over the entries with keys within `lo..hi`, in order. The
+    /// first leaf is read into the cursor's buffer during the descent, so
+    /// nothing stays pinned.
     pub async fn range(&self, txn: &Txn, lo: Bound<Vec<u8>>, hi: Bound<Vec<u8>>) -> Result<BTreeCursor> {
-        let leaf = self.leaf_for(txn, lower_key(as_slice(&lo))).await?;
-        let mut cursor = BTreeCursor { lo, hi, buffered: VecDeque::new(), next_leaf: None };
-        // The first leaf is read into the cursor's buffer under its latch,
-        // so nothing stays pinned.
-        if txn.with_resident_page(leaf, |found| cursor.fill_from(found))?.is_none() {
-            fetch_node(txn, leaf, Some(0)).await?.read(|found| cursor.fill_from(found));
-        }
-        Ok(cursor)
+        let mut buffered = VecDeque::new();
+        let fill_first = |leaf: &Page| buffer_leaf(&mut buffered, leaf, as_slice(&lo), as_slice(&hi));
+        let next_leaf = self.read_leaf(txn, lower_key(as_slice(&lo)), fill_first).await?;
+        Ok(BTreeCursor { lo, hi, buffered, next_leaf })
     }
 
     /// Hands each entry with its key within `lo..hi` to `visit`, in key
@@ -330,42 +328,46 @@ impl BTree {
         hi: Bound<&[u8]>,
         mut visit: impl FnMut(&[u8], &[u8], Option<&[u8]>) -> Result<bool>,
     ) -> Result<bool> {
-        let mut leaf = self.leaf_for(txn, lower_key(lo)).await?;
-        let mut lo = lo;
+        let mut end = self.read_leaf(txn, lower_key(lo), |leaf| visit_leaf(leaf.body(), lo, hi, &mut visit)).await??;
         loop {
-            let guard = fetch_node(txn, leaf, Some(0)).await?;
-            match guard.read(|found| visit_leaf(found.body(), lo, hi, &mut visit))? {
+            match end {
                 LeafEnd::Stopped => return Ok(true),
                 LeafEnd::RangeEnd => return Ok(false),
-                LeafEnd::Next(next) => (leaf, lo) = (next, Bound::Unbounded),
+                LeafEnd::Next(next) => {
+                    let guard = fetch_node(txn, next, Some(0)).await?;
+                    end = guard.read(|leaf| visit_leaf(leaf.body(), Bound::Unbounded, hi, &mut visit))?;
+                }
             }
         }
     }
 
-    /// The leaf a search for `start` ends in: the first that may hold keys
-    /// at or above it. Each level is read in place while it is resident
-    /// (as in `get_unique`), and a page is pinned only on a miss.
-    async fn leaf_for(&self, txn: &Txn, start: &[u8]) -> Result<PageId> {
-        let target = self.target(start, None);
+    /// Descends toward `start` and runs `at_leaf` on the leaf reached (the
+    /// first that may hold keys at or above it) under that leaf's latch.
+    /// One latched read per level, which checks the node and routes
+    /// together; a level is read in place while it is resident and pinned
+    /// only on a miss, and nothing stays pinned.
+    async fn read_leaf<T>(&self, txn: &Txn, start: &[u8], mut at_leaf: impl FnMut(&Page) -> T) -> Result<T> {
+        let tail = if self.unique { Vec::new() } else { escape(&[]) };
         let (mut page, mut level) = (self.root, None);
         loop {
-            let step = |found: &Page| -> Result<Option<(PageId, u16)>> {
+            let mut step = |found: &Page| -> Result<LookupStep<T>> {
                 check_node(found, level)?;
                 let body = found.body();
                 let header = node::header(body);
                 if header.is_leaf() {
-                    return Ok(None);
+                    return Ok(LookupStep::Found(at_leaf(found)));
                 }
-                let pos = route(body, &target.key, &target.tail);
-                Ok(Some((child_at(body, pos)?, header.level - 1)))
+                let pos = route(body, start, &tail);
+                Ok(LookupStep::Down(child_at(body, pos)?, header.level - 1))
             };
-            let next = match txn.with_resident_page(page, step)? {
-                Some(next) => next?,
-                None => txn.fetch(page).await?.read(step)?,
+            // The synchronous hit path first: the fetch's future is only built on a miss.
+            let step = match txn.with_resident_page(page, &mut step)? {
+                Some(step) => step?,
+                None => txn.fetch(page).await?.read(&mut step)?,
             };
-            match next {
-                Some((child, child_level)) => (page, level) = (child, Some(child_level)),
-                None => return Ok(page),
+            match step {
+                LookupStep::Found(found) => return Ok(found),
+                LookupStep::Down(child, child_level) => (page, level) = (child, Some(child_level)),
             }
         }
     }
@@ -433,32 +435,13 @@ impl BTree {
     }
 
     /// [`BTree::get`] in a unique tree, where a key lives only in the leaf its
-    /// descent reaches: one latched read per level, which checks the node and
-    /// routes (or, at the leaf, searches) together, and no path kept.
+    /// descent reaches: searched during the descent, no path kept.
     async fn get_unique(&self, txn: &Txn, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        let (mut page, mut level) = (self.root, None);
-        loop {
-            let step = |found: &Page| -> Result<LookupStep> {
-                check_node(found, level)?;
-                let body = found.body();
-                let header = node::header(body);
-                if header.is_leaf() {
-                    let value = node::search(body, key).ok().map(|index| node::value_at(body, index).to_vec());
-                    return Ok(LookupStep::Found(value));
-                }
-                let pos = route(body, key, &[]);
-                Ok(LookupStep::Down(child_at(body, pos)?, header.level - 1))
-            };
-            // The synchronous hit path first: the fetch's future is only built on a miss.
-            let step = match txn.with_resident_page(page, step)? {
-                Some(step) => step?,
-                None => txn.fetch(page).await?.read(step)?,
-            };
-            match step {
-                LookupStep::Found(value) => return Ok(value),
-                LookupStep::Down(child, child_level) => (page, level) = (child, Some(child_level)),
-            }
-        }
+        self.read_leaf(txn, key, |leaf| {
+            let body = leaf.body();
+            node::search(body, key).ok().map(|index| node::value_at(body, index).to_vec())
+        })
+        .await
     }
 
     /// Walks from the root to the leaf whose range holds `target`.
@@ -867,16 +850,26 @@ impl BTreeCursor {
     /// Buffers the entries of leaf `page` within the range, and notes the
     /// next leaf to read if the range goes on past it.
     fn fill_from(&mut self, page: &Page) {
-        let buffered = &mut self.buffered;
-        let end = visit_leaf(page.body(), as_slice(&self.lo), as_slice(&self.hi), &mut |key, value, _| {
-            buffered.push_back((key.to_vec(), value.to_vec()));
-            Ok(true)
-        });
-        // The visitor never fails or stops, so `end` is a range end or a next leaf.
-        self.next_leaf = match end {
-            Ok(LeafEnd::Next(next)) => Some(next),
-            _ => None,
-        };
+        self.next_leaf = buffer_leaf(&mut self.buffered, page, as_slice(&self.lo), as_slice(&self.hi));
+    }
+}
+
+/// Copies the entries of leaf `page` within `lo..hi` into `buffered`; the
+/// next leaf if the range goes on past this one.
+fn buffer_leaf(
+    buffered: &mut VecDeque<(Vec<u8>, Vec<u8>)>,
+    page: &Page,
+    lo: Bound<&[u8]>,
+    hi: Bound<&[u8]>,
+) -> Option<PageId> {
+    let end = visit_leaf(page.body(), lo, hi, &mut |key, value, _| {
+        buffered.push_back((key.to_vec(), value.to_vec()));
+        Ok(true)
+    });
+    // The visitor never fails or stops, so `end` is a range end or a next leaf.
+    match end {
+        Ok(LeafEnd::Next(next)) => Some(next),
+        _ => None,
     }
 }
 

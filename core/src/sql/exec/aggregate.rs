@@ -598,22 +598,14 @@ fn feed_one_group(func: AggFunc, args: &[Column], len: usize, acc: &mut Acc) -> 
             *seen |= rows.peek().is_some();
             *sum += rows.map(i128::from).sum::<i128>();
         }
-        (AggFunc::Min, Acc::MinMax(current @ (None | Some(Value::Int(_))))) => {
+        (AggFunc::Min | AggFunc::Max, Acc::MinMax(current @ (None | Some(Value::Int(_))))) => {
             let old = match current {
                 Some(Value::Int(old)) => Some(*old),
                 _ => None,
             };
-            if let Some(min) = rows.chain(old).min() {
-                *current = Some(Value::Int(min));
-            }
-        }
-        (AggFunc::Max, Acc::MinMax(current @ (None | Some(Value::Int(_))))) => {
-            let old = match current {
-                Some(Value::Int(old)) => Some(*old),
-                _ => None,
-            };
-            if let Some(max) = rows.chain(old).max() {
-                *current = Some(Value::Int(max));
+            let all = rows.chain(old);
+            if let Some(extreme) = if func == AggFunc::Min { all.min() } else { all.max() } {
+                *current = Some(Value::Int(extreme));
             }
         }
         _ => return false,

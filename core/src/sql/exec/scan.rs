@@ -190,9 +190,9 @@ impl TableReader {
         };
         if self.rows_only && !self.via_index {
             let rows = match &self.cursor {
-                Cursor::Range { storage, next, hi } => Some(RowScan::new(*storage, as_slice(next), as_slice(hi))),
+                Cursor::Range { storage, next, hi } => Some(ctx.txn.row_scan(*storage, as_slice(next), as_slice(hi))),
                 Cursor::Point { storage, key } => {
-                    Some(RowScan::new(*storage, Bound::Included(key), Bound::Included(key)))
+                    Some(ctx.txn.row_scan(*storage, Bound::Included(key), Bound::Included(key)))
                 }
                 _ => None,
             };
