@@ -11,6 +11,9 @@
 //! | `GET /openapi.json` | the OpenAPI document | `openapi.rs` |
 //! | `POST /v1/login`, `POST /v1/logout` | bearer tokens for a role's password | `login.rs` |
 //!
+//! Every request body is read whole before routing (`body.rs`), so an
+//! oversized one is answered 413 however far its upload got.
+//!
 //! SQL values become JSON as `json.rs` says; errors are JSON bodies with a
 //! SQLSTATE (`error.rs`). Limits: a request body is at most
 //! [`MAX_BODY_BYTES`], a result at most [`sql::MAX_RESULT_ROWS`] rows, a
@@ -23,6 +26,7 @@
 //! runs as that token's role, with the same privilege checks, throttle and
 //! audit log as the wire protocol.
 
+pub mod body;
 pub mod changes;
 pub mod error;
 pub mod graphql;
@@ -46,8 +50,7 @@ use rustydb_core::sql::Database;
 use crate::Registry;
 use crate::auth::Authenticator;
 
-/// The largest request body accepted (a larger one gets 413).
-pub const MAX_BODY_BYTES: usize = 1 << 20;
+pub use body::MAX_BODY_BYTES;
 
 /// What every handler shares.
 #[derive(Clone)]
@@ -95,6 +98,7 @@ pub fn router(state: HttpState) -> Router {
         .layer(middleware::from_fn_with_state(state.clone(), login::require_caller))
         .layer(middleware::from_fn_with_state(state.clone(), count_request))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn(body::limit_body))
         .with_state(state)
 }
 
