@@ -5,16 +5,20 @@
 # default TPC-B-like script for PGBENCH_SECONDS at 1, 4 and 16 clients. PostgreSQL runs from Debian's
 # packages on a fresh cluster on loopback with its default durability
 # (fsync on, synchronous_commit on); RustyDB forces its WAL at every commit.
-# Prints tps per engine and the ratio RustyDB / PostgreSQL.
+# Each client count runs PGBENCH_ROUNDS times per engine, alternating which
+# engine goes first; prints the median tps per engine, the ratio of the
+# medians (RustyDB / PostgreSQL) and each round's ratio, since one 10 s run
+# of either engine varies by 15 % or more from run to run on a small machine.
 #
 # Environment: PGBENCH_SECONDS (default 10), PGBENCH_SCALE (default 1),
-# PGBENCH_CLIENTS (default "1 4 16").
+# PGBENCH_CLIENTS (default "1 4 16"), PGBENCH_ROUNDS (default 3).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 seconds=${PGBENCH_SECONDS:-10}
 scale=${PGBENCH_SCALE:-1}
 clients=${PGBENCH_CLIENTS:-1 4 16}
+rounds=${PGBENCH_ROUNDS:-3}
 
 pg_bin=$(ls -d /usr/lib/postgresql/15/bin 2>/dev/null || true)
 if [ -z "$pg_bin" ] || ! command -v pgbench >/dev/null; then
@@ -67,17 +71,53 @@ for engine in rustydb postgresql; do
     psql -h 127.0.0.1 -p "${port[$engine]}" -U "${user[$engine]}" -qc CHECKPOINT "${db[$engine]}"
 done
 
+# Waits (at most 30 s) until the machine has been nearly idle for a second.
+# A vCPU that is kept busy wakes sleeping threads far sooner, which doubles a
+# one-client run's tps; background work left by either engine (a checkpoint,
+# autovacuum) must not flatter the run after it.
+wait_for_quiet() {
+    python3 - <<'PY'
+import time
+def busy_and_total():
+    fields = [int(x) for x in open("/proc/stat").readline().split()[1:]]
+    idle = fields[3] + fields[4]
+    return sum(fields) - idle, sum(fields)
+deadline = time.time() + 30
+while time.time() < deadline:
+    b0, t0 = busy_and_total()
+    time.sleep(1)
+    b1, t1 = busy_and_total()
+    if t1 > t0 and (b1 - b0) / (t1 - t0) < 0.05:
+        break
+PY
+}
+
+median() { python3 -c 'import statistics, sys; print(statistics.median(float(x) for x in sys.argv[1:]))' "$@"; }
+
 echo
-printf '%-8s %14s %14s %8s\n' clients "rustydb tps" "postgres tps" ratio
+printf '%-8s %14s %14s %8s  %s\n' clients "rustydb tps" "postgres tps" ratio "ratio per round"
 for c in $clients; do
-    declare -A tps=()
-    for engine in rustydb postgresql; do
-        log=$work/run-$engine-$c.log
-        pgbench -h 127.0.0.1 -p "${port[$engine]}" -U "${user[$engine]}" -T "$seconds" -c "$c" -j "$(( c < 2 ? c : 2 ))" \
-            "${db[$engine]}" >"$log" 2>&1 || { cat "$log"; exit 1; }
-        grep -q "number of failed transactions: 0 " "$log" || { echo "$engine reported failed transactions:"; cat "$log"; exit 1; }
-        tps[$engine]=$(tps_of "$log")
+    declare -A runs=([rustydb]="" [postgresql]="")
+    round_ratios=()
+    for round in $(seq 1 "$rounds"); do
+        # Alternate which engine goes first, so neither always runs on the
+        # warmer machine or after the other's history table has grown.
+        order="rustydb postgresql"
+        (( round % 2 == 0 )) && order="postgresql rustydb"
+        declare -A tps=()
+        for engine in $order; do
+            log=$work/run-$engine-$c-$round.log
+            wait_for_quiet
+            pgbench -h 127.0.0.1 -p "${port[$engine]}" -U "${user[$engine]}" -T "$seconds" -c "$c" -j "$(( c < 2 ? c : 2 ))" \
+                "${db[$engine]}" >"$log" 2>&1 || { cat "$log"; exit 1; }
+            grep -q "number of failed transactions: 0 " "$log" || { echo "$engine reported failed transactions:"; cat "$log"; exit 1; }
+            tps[$engine]=$(tps_of "$log")
+            runs[$engine]+=" ${tps[$engine]}"
+        done
+        round_ratios+=("$(python3 -c "print(f'{${tps[rustydb]} / ${tps[postgresql]}:.2f}')")")
     done
-    ratio=$(python3 -c "print(f'{${tps[rustydb]} / ${tps[postgresql]}:.2f}')")
-    printf '%-8s %14.1f %14.1f %8s\n' "$c" "${tps[rustydb]}" "${tps[postgresql]}" "$ratio"
+    # shellcheck disable=SC2086 # the runs are a space-separated list
+    ours=$(median ${runs[rustydb]}) theirs=$(median ${runs[postgresql]})
+    ratio=$(python3 -c "print(f'{$ours / $theirs:.2f}')")
+    printf '%-8s %14.1f %14.1f %8s  %s\n' "$c" "$ours" "$theirs" "$ratio" "${round_ratios[*]}"
 done
