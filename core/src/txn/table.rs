@@ -14,6 +14,7 @@ use std::ops::Bound;
 
 use super::version::{self, Version};
 use crate::error::{Error, Result};
+use crate::index::btree::node::has_prefix;
 use crate::store::{Cursor, Store, TableId, Txn as StoreTxn};
 use crate::wal::TxnId;
 
@@ -259,7 +260,7 @@ pub async fn scan_rows(
                 // No other row's storage keys start with this row's prefix
                 // (see `version.rs`), so a next key without it means this
                 // is the row's newest version.
-                let ends_row = next.is_some_and(|next| !next.starts_with(prefix));
+                let ends_row = next.is_some_and(|next| !has_prefix(next, prefix));
                 if ends_row && !continues_row {
                     // The common case, a row with one version: straight from the page.
                     handed += usize::from(hand_single(seen, creator, bytes, &mut visit, skipped)?);

@@ -640,16 +640,18 @@ fn damaged_body() -> impl Strategy<Value = Vec<u8>> {
 proptest! {
     #[test]
     fn compare_keys_is_byte_order(
-        shared in vec(any::<u8>(), 0..12),
-        first in vec(0u8..4, 0..12),
-        second in vec(0u8..4, 0..12),
+        shared in vec(any::<u8>(), 0..28),
+        first in vec(0u8..4, 0..20),
+        second in vec(0u8..4, 0..20),
     ) {
-        // A shared prefix (often longer than the 8-byte head) makes ties and
-        // prefixes common; small bytes make equal heads common.
+        // A shared prefix (often longer than one or two 8-byte chunks) makes
+        // ties and prefixes common; small bytes make equal chunks common.
         let first = [shared.as_slice(), &first].concat();
         let second = [shared.as_slice(), &second].concat();
         prop_assert_eq!(compare_keys(&first, &second), first.cmp(&second));
         prop_assert_eq!(compare_keys(&second, &first), second.cmp(&first));
+        prop_assert_eq!(has_prefix(&first, &second), first.starts_with(&second));
+        prop_assert_eq!(has_prefix(&second, &first), second.starts_with(&first));
     }
 
     #[test]
