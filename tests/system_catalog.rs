@@ -27,6 +27,25 @@ ORDER BY 1,2;"
     )
 }
 
+/// psql 15's `\df`: functions outside `pg_catalog` (there are none: no
+/// CREATE FUNCTION).
+const FUNCTIONS: &str = "SELECT n.nspname as \"Schema\",
+  p.proname as \"Name\",
+  pg_catalog.pg_get_function_result(p.oid) as \"Result data type\",
+  pg_catalog.pg_get_function_arguments(p.oid) as \"Argument data types\",
+ CASE p.prokind
+  WHEN 'a' THEN 'agg'
+  WHEN 'w' THEN 'window'
+  WHEN 'p' THEN 'proc'
+  ELSE 'func'
+ END as \"Type\"
+FROM pg_catalog.pg_proc p
+     LEFT JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+WHERE pg_catalog.pg_function_is_visible(p.oid)
+      AND n.nspname <> 'pg_catalog'
+      AND n.nspname <> 'information_schema'
+ORDER BY 1, 2, 4;";
+
 /// psql 15's `\di`: indexes with their tables, through `pg_index`.
 const INDEXES: &str = "SELECT n.nspname as \"Schema\",
   c.relname as \"Name\",
@@ -134,6 +153,7 @@ async fn psql_listings_see_the_catalog() {
     assert_eq!(alice.execute("SELECT 'a' COLLATE \"de_DE\"").await.unwrap_err().sqlstate(), "0A000");
     let bad = alice.execute("SELECT 'a' ~ '('").await.unwrap_err();
     assert_eq!(bad.sqlstate(), "2201B");
+    assert!(query(&mut alice, FUNCTIONS).await.is_empty(), "\\df");
     let roles = query(&mut alice, "SELECT rolname, rolsuper, rolcanlogin FROM pg_roles ORDER BY 1").await;
     assert_eq!(roles, vec![vec!["alice", "Bool(false)", "Bool(true)"], vec!["rustydb", "Bool(true)", "Bool(true)"]]);
     drop(db);

@@ -53,6 +53,10 @@ pub fn is_catalog_function(name: &str) -> bool {
             | "pg_get_triggerdef"
             | "pg_get_statisticsobjdef_columns"
             | "pg_relation_is_publishable"
+            | "pg_function_is_visible"
+            | "pg_get_function_result"
+            | "pg_get_function_arguments"
+            | "pg_get_function_identity_arguments"
             | "obj_description"
             | "col_description"
             | "shobj_description"
@@ -123,7 +127,10 @@ pub fn bind_function(name: &str, args: Vec<Expr>, schema: &Schema) -> Result<Exp
         | "obj_description"
         | "col_description"
         | "shobj_description" => null_text(),
-        // Every relation is visible (one schema) and every table publishable.
+        // `pg_proc` is empty, so no oid names a function: NULL, as
+        // PostgreSQL answers for an oid that is not one.
+        "pg_get_function_result" | "pg_get_function_arguments" | "pg_get_function_identity_arguments" => null_text(),
+        // Every relation and function is visible (one schema) and every table publishable.
         _ => Expr::IsNull { expr: Box::new(first), negated: true },
     })
 }

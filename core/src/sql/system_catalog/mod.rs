@@ -1,6 +1,6 @@
 //! The `pg_catalog` relations and functions clients read to see what a
-//! database holds: psql's `\d TABLE`, `\dt`, `\dv`, `\di`, `\ds`, `\dn`, `\l`
-//! and drivers' introspection.
+//! database holds: psql's `\d TABLE`, `\dt`, `\dv`, `\di`, `\ds`, `\dn`, `\df`,
+//! `\l` and drivers' introspection.
 //!
 //! They are not stored: each is built from the [`Schema`] when a statement
 //! names it, as literal rows (a `Values` plan), so they are always exactly as
@@ -18,7 +18,7 @@
 //! relations themselves are not listed in `pg_class`. They shadow user
 //! tables of the same names, as `pg_catalog` comes first on PostgreSQL's
 //! search path. Features RustyDB does not have (policies, triggers,
-//! publications, inheritance, extended statistics) have their relations,
+//! user-defined functions, publications, inheritance, extended statistics) have their relations,
 //! always empty, so clients' queries about them bind and find nothing.
 //!
 //! `relations.rs` builds the rows; `functions.rs` binds the catalog

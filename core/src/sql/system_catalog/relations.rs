@@ -33,6 +33,9 @@ pub(super) fn build(name: &str, schema: &Schema, view_columns: bool) -> Option<(
         }
         "pg_publication_rel" => (publication_rel_columns(), vec![]),
         "pg_trigger" => (trigger_columns(), vec![]),
+        // No user-defined functions (CREATE FUNCTION is not supported), and
+        // the built-in ones are not listed: psql's `\df` finds nothing.
+        "pg_proc" => (procedure_columns(), vec![]),
         "pg_inherits" => (inherits_columns(), vec![]),
         "pg_sequence" => sequences(&Oids::of(schema)),
         "pg_depend" => (depend_columns(), vec![]),
@@ -668,6 +671,33 @@ fn publication_columns() -> Columns {
 fn publication_rel_columns() -> Columns {
     use DataType::{Int64, Text};
     vec![("oid", Int64), ("prpubid", Int64), ("prrelid", Int64), ("prqual", Text), ("prattrs", int_array())]
+}
+
+fn procedure_columns() -> Columns {
+    use DataType::{Bool, Int64, Text};
+    vec![
+        ("oid", Int64),
+        ("proname", Text),
+        ("pronamespace", Int64),
+        ("proowner", Int64),
+        ("prolang", Int64),
+        ("prokind", Text),
+        ("prosecdef", Bool),
+        ("proleakproof", Bool),
+        ("proisstrict", Bool),
+        ("proretset", Bool),
+        ("provolatile", Text),
+        ("proparallel", Text),
+        ("pronargs", Int64),
+        ("pronargdefaults", Int64),
+        ("prorettype", Int64),
+        ("proargtypes", int_array()),
+        ("proallargtypes", int_array()),
+        ("proargmodes", DataType::Array(Box::new(Text))),
+        ("proargnames", DataType::Array(Box::new(Text))),
+        ("prosrc", Text),
+        ("proacl", DataType::Array(Box::new(Text))),
+    ]
 }
 
 fn trigger_columns() -> Columns {
