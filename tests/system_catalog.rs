@@ -160,6 +160,43 @@ async fn psql_listings_see_the_catalog() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// The size functions psql's `\dt+` and `\di+` call: the bytes a
+/// relation's entries take, read from the storage.
+#[tokio::test]
+async fn size_functions_measure_the_storage() {
+    let dir = std::env::temp_dir().join(format!("rustydb-system-catalog-sizes-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let db = Database::open(&dir).await.unwrap();
+    let mut admin = db.engine().session();
+    admin
+        .execute(
+            "CREATE TABLE accounts (id INT PRIMARY KEY, owner TEXT);
+             CREATE INDEX accounts_owner ON accounts (owner);
+             CREATE VIEW owners AS SELECT DISTINCT owner FROM accounts;",
+        )
+        .await
+        .unwrap();
+    let session = &mut admin;
+    let sizes = "SELECT pg_table_size('accounts'::regclass), pg_indexes_size('accounts'::regclass), \
+                 pg_total_relation_size('accounts'::regclass), pg_relation_size('accounts_owner'::regclass), \
+                 pg_table_size('owners'::regclass), pg_table_size(1), pg_size_pretty(pg_table_size('accounts'::regclass))";
+    let empty = query(session, sizes).await;
+    assert_eq!(empty[0][..6], ["Int(0)", "Int(0)", "Int(0)", "Int(0)", "Int(0)", "NULL"], "empty: {empty:?}");
+    session.execute("INSERT INTO accounts SELECT g, 'owner ' || g FROM generate_series(1, 500) AS g").await.unwrap();
+    let full = query(session, sizes).await;
+    let bytes =
+        |column: usize| full[0][column].trim_start_matches("Int(").trim_end_matches(')').parse::<i64>().unwrap();
+    assert!(bytes(0) > 500 * 10, "500 rows take more than 10 bytes each: {full:?}");
+    assert!(bytes(1) > 500 * 5, "an index entry per row: {full:?}");
+    assert_eq!(bytes(2), bytes(0) + bytes(1), "total = table + indexes");
+    assert_eq!(bytes(3), bytes(1), "the one secondary index");
+    assert_eq!(full[0][4..], ["Int(0)", "NULL", format!("{} kB", (bytes(0) + 512) / 1024).as_str()][..], "{full:?}");
+    let by_name = query(session, "SELECT pg_total_relation_size('accounts')").await;
+    assert_eq!(by_name[0][0], full[0][2], "a name is taken as a regclass");
+    drop(db);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// The queries psql 15 sends for `\d t`, in order (`{oid}` stands for the
 /// table's oid, `{name}` for its name).
 const DESCRIBE: [(&str, &str); 13] = [

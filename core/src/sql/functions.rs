@@ -165,7 +165,7 @@ fn text_type(name: &str, args: &[DataType]) -> Option<DataType> {
         ("md5", [t]) if is_text(t) || binary(t) => Text,
         ("quote_ident", [t]) if is_text(t) => Text,
         ("ascii", [t]) if is_text(t) => Int32,
-        ("chr" | "to_hex", [n]) if is_int(n) => Text,
+        ("chr" | "to_hex" | "pg_size_pretty", [n]) if is_int(n) => Text,
         ("substr" | "substring", [t, positions @ ..])
             if matches!(positions.len(), 1 | 2) && positions.iter().all(is_int) && (is_text(t) || binary(t)) =>
         {
@@ -379,6 +379,26 @@ fn exact(v: &Value) -> Result<Decimal> {
         Value::Numeric(d) => Ok(*d),
         other => Err(bad_argument(other)),
     }
+}
+
+/// `pg_size_pretty` as PostgreSQL prints it: bytes below 10 kB, then the
+/// first unit that keeps the number below 20 × 1024, rounded half away from
+/// zero.
+fn size_pretty(size: i64) -> String {
+    const LIMIT: u64 = 10 * 1024;
+    if size.unsigned_abs() < LIMIT {
+        return format!("{size} bytes");
+    }
+    // In halves of the unit, for the rounding; division, not shifts, so
+    // negative sizes round as positive ones do.
+    let mut halves = size / (1 << 9);
+    for unit in ["kB", "MB", "GB", "TB"] {
+        if halves.unsigned_abs() < 2 * LIMIT - 1 {
+            return format!("{} {unit}", (halves + halves.signum()) / 2);
+        }
+        halves /= 1 << 10;
+    }
+    format!("{} PB", (halves + halves.signum()) / 2)
 }
 
 fn int_value(v: &Value) -> Result<i64> {
@@ -676,6 +696,7 @@ fn text_info_call(name: &str, args: &[Value]) -> Option<Result<Value>> {
             })
         }),
         ("quote_ident", [s]) => text_value(s).map(|s| Value::Text(quote_ident(s))),
+        ("pg_size_pretty", [n]) => int_value(n).map(|n| Value::Text(size_pretty(n))),
         ("md5", [Value::Bytes(b)]) => Ok(Value::Text(md5_hex(b))),
         ("md5", [s]) => text_value(s).map(|s| Value::Text(md5_hex(s.as_bytes()))),
         _ => return None,
@@ -1328,6 +1349,18 @@ mod tests {
         assert_eq!(show("starts_with", vec![text("hello"), text("he")]), "t");
         assert_eq!(show("ascii", vec![text("A")]), "65");
         assert_eq!(show("chr", vec![Value::Int(233)]), "é");
+        // PostgreSQL's own answers.
+        for (size, pretty) in [
+            (10_239, "10239 bytes"),
+            (10_240, "10 kB"),
+            (1_048_576, "1024 kB"),
+            (20_971_520, "20 MB"),
+            (-20_971_520, "-20 MB"),
+            (1_610_612_736, "1536 MB"),
+            (i64::MAX, "8192 PB"),
+        ] {
+            assert_eq!(show("pg_size_pretty", vec![Value::Int(size)]), pretty, "{size}");
+        }
         assert_eq!(state("chr", vec![Value::Int(0)]), "54000");
         assert_eq!(state("chr", vec![Value::Int(0x110000)]), "54000");
         assert_eq!(show("to_hex", vec![Value::Int(255)]), "ff");

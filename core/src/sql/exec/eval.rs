@@ -410,7 +410,7 @@ fn function(node: &Expr, name: &str, args: &[Expr], ty: &DataType, batch: &Batch
 pub fn needs_async(e: &Expr) -> bool {
     let mut found = false;
     e.walk(&mut |n| {
-        if matches!(n, Expr::Subquery(_)) || matches!(n, Expr::Function { name, .. } if is_sequence_function(name)) {
+        if matches!(n, Expr::Subquery(_)) || matches!(n, Expr::Function { name, .. } if is_async_function(name)) {
             found = true;
         }
     });
@@ -419,6 +419,12 @@ pub fn needs_async(e: &Expr) -> bool {
 
 pub fn is_sequence_function(name: &str) -> bool {
     matches!(name, "nextval" | "currval" | "setval" | "lastval")
+}
+
+/// Functions that reach the database (sequences, relation sizes), so they
+/// are evaluated ahead of the batch, asynchronously.
+pub fn is_async_function(name: &str) -> bool {
+    is_sequence_function(name) || name == super::scan::RELATION_BYTES
 }
 
 /// How a subquery's rows answer for one outer row (or for all, if uncorrelated).

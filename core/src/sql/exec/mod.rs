@@ -38,7 +38,7 @@ use crate::txn::Transaction;
 use crate::{Error, Result};
 
 pub use eval::{EvalEnv, eval_sync};
-pub use scan::{TableReader, index_entry_key, prefix_successor, row_key, scan_range_keys};
+pub use scan::{RELATION_BYTES, TableReader, index_entry_key, prefix_successor, row_key, scan_range_keys};
 
 /// Batches an operator processes between yields to the scheduler.
 pub const PAUSE_YIELD_EVERY: u32 = 16;
@@ -238,7 +238,7 @@ fn precompute<'a>(
                 let column = subquery_column(e, sub, batch, ctx).await?;
                 out.insert(eval::node_key(e), column);
             }
-            Expr::Function { name, args, ty } if eval::is_sequence_function(name) => {
+            Expr::Function { name, args, ty } if eval::is_async_function(name) => {
                 let mut values = Vec::with_capacity(batch.len);
                 let arg_columns = {
                     let mut cols = Vec::new();
@@ -249,7 +249,7 @@ fn precompute<'a>(
                 };
                 for i in 0..batch.len {
                     let row: Vec<Value> = arg_columns.iter().map(|c| c.get(i)).collect();
-                    values.push(sequence_call(name, &row, ctx).await?);
+                    values.push(async_function_call(name, &row, ctx).await?);
                 }
                 out.insert(eval::node_key(e), Column::from_values(values, ty));
             }
@@ -331,6 +331,17 @@ fn run_subquery<'a>(
         }
         Ok((values, count))
     })
+}
+
+async fn async_function_call(name: &str, args: &[Value], ctx: &mut ExecContext) -> Result<Value> {
+    if name != scan::RELATION_BYTES {
+        return sequence_call(name, args, ctx).await;
+    }
+    match args {
+        [Value::Text(relation), Value::Text(part)] => Ok(Value::Int(scan::relation_bytes(relation, part, ctx).await?)),
+        // An oid that names no relation: NULL, as in PostgreSQL.
+        _ => Ok(Value::Null),
+    }
 }
 
 async fn sequence_call(name: &str, args: &[Value], ctx: &mut ExecContext) -> Result<Value> {

@@ -368,3 +368,74 @@ impl Operator for ScanOp {
         })
     }
 }
+
+/// The name of the executor function that the catalog's size functions
+/// (`pg_table_size`, `pg_relation_size`, `pg_indexes_size`,
+/// `pg_total_relation_size`) bind to: `(relation name, part)`, where part is
+/// `main`, `indexes` or `total`. It reads the storage, so it is evaluated
+/// ahead of the batch like a subquery (see `exec::precompute`).
+pub const RELATION_BYTES: &str = "rustydb_relation_bytes";
+
+/// Storage entries read per storage transaction while measuring a relation.
+const MEASURED_PER_TXN: usize = 4096;
+
+/// The bytes relation `name`'s entries take in the B+Tree leaves, every
+/// version counted (as PostgreSQL's sizes count dead tuples), with each
+/// entry's slot and length prefix: what `pg_table_size` reports. Tables
+/// share one storage tree, so a size is the table's key range, not pages.
+/// A primary key is its table's rows, so it measures as the table and is
+/// not counted again in `indexes`. Views and sequences take no pages: 0.
+pub async fn relation_bytes(name: &str, part: &str, ctx: &mut ExecContext) -> Result<i64> {
+    let schema = ctx.db.catalog.committed().await?;
+    let ranges: Vec<(TableId, Vec<u8>)> = if let Some(table) = schema.tables.get(name) {
+        let indexes = schema.indexes.values().filter(|i| i.table == table.name && !i.primary);
+        let index_ranges = indexes.map(|i| Ok((i.table_id()?, i.key_prefix()))).collect::<Result<Vec<_>>>()?;
+        let table_range = (table.table_id()?, table.key_prefix());
+        match part {
+            "main" => vec![table_range],
+            "indexes" => index_ranges,
+            _ => std::iter::once(table_range).chain(index_ranges).collect(),
+        }
+    } else if let Some(index) = schema.indexes.get(name) {
+        match part {
+            "indexes" => vec![],
+            _ => vec![(index.table_id()?, index.key_prefix())],
+        }
+    } else {
+        vec![]
+    };
+    let mut bytes = 0;
+    for (storage, prefix) in ranges {
+        bytes += range_bytes(ctx, storage, &prefix).await?;
+    }
+    Ok(i64::try_from(bytes).unwrap_or(i64::MAX))
+}
+
+/// The bytes of the entries of `storage` under key prefix `prefix`.
+async fn range_bytes(ctx: &mut ExecContext, storage: TableId, prefix: &[u8]) -> Result<u64> {
+    use crate::index::btree::node::{KEY_LENGTH_SIZE, OFFSET_SLOT_SIZE};
+    let (mut next, hi) = key_bounds(prefix, &[], None, None);
+    let store = ctx.db.engine().store().clone();
+    let mut bytes = 0u64;
+    loop {
+        ctx.pause().await?;
+        let mut txn = store.begin().await?;
+        let (mut entries, mut last) = (0, Vec::new());
+        let stopped = txn
+            .tree_visit(storage, as_slice(&next), as_slice(&hi), |key, value, _| {
+                bytes += (OFFSET_SLOT_SIZE + KEY_LENGTH_SIZE + key.len() + value.len()) as u64;
+                entries += 1;
+                if entries == MEASURED_PER_TXN {
+                    last.extend_from_slice(key);
+                    return Ok(false);
+                }
+                Ok(true)
+            })
+            .await?;
+        txn.commit().await?;
+        if !stopped {
+            return Ok(bytes);
+        }
+        next = Bound::Excluded(last);
+    }
+}

@@ -12,6 +12,7 @@
 
 use super::{CATALOG_RELATION_OIDS, ConstraintKind, Oids, column_list, role_oids};
 use crate::sql::catalog::Schema;
+use crate::sql::exec::RELATION_BYTES;
 use crate::sql::expr::Expr;
 use crate::sql::functions::quote_ident;
 use crate::sql::ops::BinaryOp;
@@ -54,6 +55,10 @@ pub fn is_catalog_function(name: &str) -> bool {
             | "pg_get_statisticsobjdef_columns"
             | "pg_relation_is_publishable"
             | "pg_function_is_visible"
+            | "pg_table_size"
+            | "pg_relation_size"
+            | "pg_indexes_size"
+            | "pg_total_relation_size"
             | "pg_get_function_result"
             | "pg_get_function_arguments"
             | "pg_get_function_identity_arguments"
@@ -119,6 +124,10 @@ pub fn bind_function(name: &str, args: Vec<Expr>, schema: &Schema) -> Result<Exp
             index_definition(&Oids::of(schema), &as_oid(first), column)
         }
         "pg_get_constraintdef" => constraint_definition(&Oids::of(schema), &as_oid(first)),
+        "pg_table_size" | "pg_relation_size" | "pg_indexes_size" | "pg_total_relation_size" => {
+            // Their argument is a regclass: a name converts as `'t'::regclass` does.
+            relation_size(name, &to_regclass(first, schema)?, schema)
+        }
         "pg_get_viewdef" => view_definition(&Oids::of(schema), &as_oid(first)),
         // Defaults and checks are stored as their SQL text already.
         "pg_get_expr" => Expr::Cast { expr: Box::new(first), to: DataType::Text },
@@ -133,6 +142,19 @@ pub fn bind_function(name: &str, args: Vec<Expr>, schema: &Schema) -> Result<Exp
         // Every relation and function is visible (one schema) and every table publishable.
         _ => Expr::IsNull { expr: Box::new(first), negated: true },
     })
+}
+
+/// A size function as the executor's [`RELATION_BYTES`] of the relation the
+/// oid names and the part to measure (NULL for an oid that names none).
+fn relation_size(name: &str, oid: &Expr, schema: &Schema) -> Expr {
+    let names = Oids::of(schema).relations.iter().map(|(id, class)| (int(*id), text(class.name))).collect();
+    let relation = lookup(oid, names, null_text(), DataType::Text);
+    let part = match name {
+        "pg_indexes_size" => "indexes",
+        "pg_total_relation_size" => "total",
+        _ => "main",
+    };
+    Expr::Function { name: RELATION_BYTES.into(), args: vec![relation, text(part)], ty: DataType::Int64 }
 }
 
 fn user_name(oid: Expr, schema: &Schema) -> Expr {

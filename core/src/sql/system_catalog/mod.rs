@@ -1,6 +1,6 @@
 //! The `pg_catalog` relations and functions clients read to see what a
 //! database holds: psql's `\d TABLE`, `\dt`, `\dv`, `\di`, `\ds`, `\dn`, `\df`,
-//! `\l` and drivers' introspection.
+//! `\l` (and their `+` forms, with sizes) and drivers' introspection.
 //!
 //! They are not stored: each is built from the [`Schema`] when a statement
 //! names it, as literal rows (a `Values` plan), so they are always exactly as
