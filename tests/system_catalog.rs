@@ -176,14 +176,13 @@ async fn size_functions_measure_the_storage() {
         )
         .await
         .unwrap();
-    let session = &mut admin;
     let sizes = "SELECT pg_table_size('accounts'::regclass), pg_indexes_size('accounts'::regclass), \
                  pg_total_relation_size('accounts'::regclass), pg_relation_size('accounts_owner'::regclass), \
                  pg_table_size('owners'::regclass), pg_table_size(1), pg_size_pretty(pg_table_size('accounts'::regclass))";
-    let empty = query(session, sizes).await;
+    let empty = query(&mut admin, sizes).await;
     assert_eq!(empty[0][..6], ["Int(0)", "Int(0)", "Int(0)", "Int(0)", "Int(0)", "NULL"], "empty: {empty:?}");
-    session.execute("INSERT INTO accounts SELECT g, 'owner ' || g FROM generate_series(1, 500) AS g").await.unwrap();
-    let full = query(session, sizes).await;
+    admin.execute("INSERT INTO accounts SELECT g, 'owner ' || g FROM generate_series(1, 500) AS g").await.unwrap();
+    let full = query(&mut admin, sizes).await;
     let bytes =
         |column: usize| full[0][column].trim_start_matches("Int(").trim_end_matches(')').parse::<i64>().unwrap();
     assert!(bytes(0) > 500 * 10, "500 rows take more than 10 bytes each: {full:?}");
@@ -191,8 +190,16 @@ async fn size_functions_measure_the_storage() {
     assert_eq!(bytes(2), bytes(0) + bytes(1), "total = table + indexes");
     assert_eq!(bytes(3), bytes(1), "the one secondary index");
     assert_eq!(full[0][4..], ["Int(0)", "NULL", format!("{} kB", (bytes(0) + 512) / 1024).as_str()][..], "{full:?}");
-    let by_name = query(session, "SELECT pg_total_relation_size('accounts')").await;
+    let by_name = query(&mut admin, "SELECT pg_total_relation_size('accounts')").await;
     assert_eq!(by_name[0][0], full[0][2], "a name is taken as a regclass");
+    // A relation made in the statement's own open transaction measures too.
+    admin
+        .execute("BEGIN; CREATE TABLE scratch (id INT PRIMARY KEY); INSERT INTO scratch VALUES (1), (2)")
+        .await
+        .unwrap();
+    let scratch = query(&mut admin, "SELECT pg_table_size('scratch')").await;
+    admin.execute("ROLLBACK").await.unwrap();
+    assert_ne!(scratch[0][0], "Int(0)", "a table of two rows, uncommitted");
     drop(db);
     let _ = std::fs::remove_dir_all(&dir);
 }

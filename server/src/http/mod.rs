@@ -40,7 +40,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::extract::{Request, State};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{get, post};
@@ -97,7 +97,8 @@ pub fn router(state: HttpState) -> Router {
         .method_not_allowed_fallback(rest::method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), login::require_caller))
         .layer(middleware::from_fn_with_state(state.clone(), count_request))
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        // Outermost, so a body is read (and an oversized one drained)
+        // before the caller is even checked; handlers get it buffered.
         .layer(middleware::from_fn(body::limit_body))
         .with_state(state)
 }

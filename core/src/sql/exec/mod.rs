@@ -38,7 +38,9 @@ use crate::txn::Transaction;
 use crate::{Error, Result};
 
 pub use eval::{EvalEnv, eval_sync};
-pub use scan::{RELATION_BYTES, TableReader, index_entry_key, prefix_successor, row_key, scan_range_keys};
+pub use scan::{
+    RELATION_BYTES, SizePart, TableReader, index_entry_key, measured_ranges, prefix_successor, row_key, scan_range_keys,
+};
 
 /// Batches an operator processes between yields to the scheduler.
 pub const PAUSE_YIELD_EVERY: u32 = 16;
@@ -338,7 +340,7 @@ async fn async_function_call(name: &str, args: &[Value], ctx: &mut ExecContext) 
         return sequence_call(name, args, ctx).await;
     }
     match args {
-        [Value::Text(relation), Value::Text(part)] => Ok(Value::Int(scan::relation_bytes(relation, part, ctx).await?)),
+        [Value::Array(ranges)] => Ok(Value::Int(scan::relation_bytes(ranges, ctx).await?)),
         // An oid that names no relation: NULL, as in PostgreSQL.
         _ => Ok(Value::Null),
     }

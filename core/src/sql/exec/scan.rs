@@ -12,7 +12,7 @@ use std::ops::Bound;
 
 use crate::env::BoxFuture;
 use crate::sql::batch::{BATCH_SIZE, Batch, Column, ColumnBuilder, ColumnData, SharedValues};
-use crate::sql::catalog::{IndexDef, TableDef};
+use crate::sql::catalog::{IndexDef, Schema, TableDef};
 use crate::sql::expr::Expr;
 use crate::sql::plan::{Access, Plan};
 use crate::sql::row::{decode_row, decode_row_into, encode_key_values};
@@ -371,42 +371,57 @@ impl Operator for ScanOp {
 
 /// The name of the executor function that the catalog's size functions
 /// (`pg_table_size`, `pg_relation_size`, `pg_indexes_size`,
-/// `pg_total_relation_size`) bind to: `(relation name, part)`, where part is
-/// `main`, `indexes` or `total`. It reads the storage, so it is evaluated
-/// ahead of the batch like a subquery (see `exec::precompute`).
+/// `pg_total_relation_size`) bind to. Its one argument is the relation's
+/// storage ranges, resolved at bind time against the statement's schema
+/// ([`measured_ranges`]); it reads the storage, so it is evaluated ahead of
+/// the batch like a subquery (see `exec::precompute`).
 pub const RELATION_BYTES: &str = "rustydb_relation_bytes";
 
 /// Storage entries read per storage transaction while measuring a relation.
 const MEASURED_PER_TXN: usize = 4096;
 
-/// The bytes relation `name`'s entries take in the B+Tree leaves, every
-/// version counted (as PostgreSQL's sizes count dead tuples), with each
-/// entry's slot and length prefix: what `pg_table_size` reports. Tables
-/// share one storage tree, so a size is the table's key range, not pages.
-/// A primary key is its table's rows, so it measures as the table and is
-/// not counted again in `indexes`. Views and sequences take no pages: 0.
-pub async fn relation_bytes(name: &str, part: &str, ctx: &mut ExecContext) -> Result<i64> {
-    let schema = ctx.db.catalog.committed().await?;
-    let ranges: Vec<(TableId, Vec<u8>)> = if let Some(table) = schema.tables.get(name) {
-        let indexes = schema.indexes.values().filter(|i| i.table == table.name && !i.primary);
-        let index_ranges = indexes.map(|i| Ok((i.table_id()?, i.key_prefix()))).collect::<Result<Vec<_>>>()?;
-        let table_range = (table.table_id()?, table.key_prefix());
-        match part {
-            "main" => vec![table_range],
-            "indexes" => index_ranges,
-            _ => std::iter::once(table_range).chain(index_ranges).collect(),
-        }
-    } else if let Some(index) = schema.indexes.get(name) {
-        match part {
-            "indexes" => vec![],
-            _ => vec![(index.table_id()?, index.key_prefix())],
-        }
-    } else {
-        vec![]
-    };
+/// What a size function measures of a relation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SizePart {
+    /// The relation itself (`pg_table_size`, `pg_relation_size`).
+    Main,
+    /// A table's secondary indexes (`pg_indexes_size`).
+    Indexes,
+    /// Both (`pg_total_relation_size`).
+    Total,
+}
+
+/// The storage ranges relation `name` occupies for `part`, each as one
+/// BYTEA value: the storage table id (8 bytes, big-endian), then the key
+/// prefix of the relation's entries. Tables share one storage tree, so a
+/// relation is a key range of it, not a set of pages. A primary key is its
+/// table's rows: it measures as the table and is not counted again among
+/// the indexes. Views, sequences and unknown names occupy nothing.
+pub fn measured_ranges(schema: &Schema, name: &str, part: SizePart) -> Result<Vec<Value>> {
+    let range = |storage: TableId, prefix: Vec<u8>| Value::Bytes([&storage.0.to_be_bytes()[..], &prefix].concat());
+    if let Some(table) = schema.tables.get(name) {
+        let main = (part != SizePart::Indexes).then(|| Ok(range(table.table_id()?, table.key_prefix())));
+        let indexes = schema.indexes.values().filter(|i| part != SizePart::Main && i.table == table.name && !i.primary);
+        return main.into_iter().chain(indexes.map(|i| Ok(range(i.table_id()?, i.key_prefix())))).collect();
+    }
+    match schema.indexes.get(name) {
+        Some(index) if part != SizePart::Indexes => Ok(vec![range(index.table_id()?, index.key_prefix())]),
+        _ => Ok(vec![]),
+    }
+}
+
+/// The bytes the entries in `ranges` (from [`measured_ranges`]) take in
+/// the B+Tree leaves, every version counted (as PostgreSQL's sizes count
+/// dead tuples), with each entry's slot and length prefix: what
+/// `pg_table_size` reports.
+pub async fn relation_bytes(ranges: &[Value], ctx: &mut ExecContext) -> Result<i64> {
     let mut bytes = 0;
-    for (storage, prefix) in ranges {
-        bytes += range_bytes(ctx, storage, &prefix).await?;
+    for range in ranges {
+        let Value::Bytes(range) = range else { return Err(Error::Corrupt("a size range that is not bytes".into())) };
+        let Some((storage, prefix)) = range.split_first_chunk::<8>() else {
+            return Err(Error::Corrupt(format!("a size range of {} bytes", range.len())));
+        };
+        bytes += range_bytes(ctx, TableId(u64::from_be_bytes(*storage)), prefix).await?;
     }
     Ok(i64::try_from(bytes).unwrap_or(i64::MAX))
 }

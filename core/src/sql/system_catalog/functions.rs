@@ -12,7 +12,7 @@
 
 use super::{CATALOG_RELATION_OIDS, ConstraintKind, Oids, column_list, role_oids};
 use crate::sql::catalog::Schema;
-use crate::sql::exec::RELATION_BYTES;
+use crate::sql::exec::{RELATION_BYTES, SizePart, measured_ranges};
 use crate::sql::expr::Expr;
 use crate::sql::functions::quote_ident;
 use crate::sql::ops::BinaryOp;
@@ -126,7 +126,7 @@ pub fn bind_function(name: &str, args: Vec<Expr>, schema: &Schema) -> Result<Exp
         "pg_get_constraintdef" => constraint_definition(&Oids::of(schema), &as_oid(first)),
         "pg_table_size" | "pg_relation_size" | "pg_indexes_size" | "pg_total_relation_size" => {
             // Their argument is a regclass: a name converts as `'t'::regclass` does.
-            relation_size(name, &to_regclass(first, schema)?, schema)
+            relation_size(name, &to_regclass(first, schema)?, schema)?
         }
         "pg_get_viewdef" => view_definition(&Oids::of(schema), &as_oid(first)),
         // Defaults and checks are stored as their SQL text already.
@@ -144,17 +144,24 @@ pub fn bind_function(name: &str, args: Vec<Expr>, schema: &Schema) -> Result<Exp
     })
 }
 
-/// A size function as the executor's [`RELATION_BYTES`] of the relation the
-/// oid names and the part to measure (NULL for an oid that names none).
-fn relation_size(name: &str, oid: &Expr, schema: &Schema) -> Expr {
-    let names = Oids::of(schema).relations.iter().map(|(id, class)| (int(*id), text(class.name))).collect();
-    let relation = lookup(oid, names, null_text(), DataType::Text);
+/// A size function as the executor's [`RELATION_BYTES`] of the storage
+/// ranges of the relation the oid names (NULL for an oid that names none),
+/// resolved now, against the statement's own schema.
+fn relation_size(name: &str, oid: &Expr, schema: &Schema) -> Result<Expr> {
     let part = match name {
-        "pg_indexes_size" => "indexes",
-        "pg_total_relation_size" => "total",
-        _ => "main",
+        "pg_indexes_size" => SizePart::Indexes,
+        "pg_total_relation_size" => SizePart::Total,
+        _ => SizePart::Main,
     };
-    Expr::Function { name: RELATION_BYTES.into(), args: vec![relation, text(part)], ty: DataType::Int64 }
+    let ranges_type = DataType::Array(Box::new(DataType::Bytea));
+    let mut pairs = Vec::new();
+    for (id, class) in &Oids::of(schema).relations {
+        let ranges = Value::Array(measured_ranges(schema, class.name, part)?);
+        pairs.push((int(*id), Expr::Literal(ranges, ranges_type.clone())));
+    }
+    let none = Expr::Literal(Value::Null, ranges_type.clone());
+    let ranges = lookup(oid, pairs, none, ranges_type);
+    Ok(Expr::Function { name: RELATION_BYTES.into(), args: vec![ranges], ty: DataType::Int64 })
 }
 
 fn user_name(oid: Expr, schema: &Schema) -> Expr {

@@ -18,8 +18,9 @@
 //! relations themselves are not listed in `pg_class`. They shadow user
 //! tables of the same names, as `pg_catalog` comes first on PostgreSQL's
 //! search path. Features RustyDB does not have (policies, triggers,
-//! user-defined functions, publications, inheritance, extended statistics) have their relations,
-//! always empty, so clients' queries about them bind and find nothing.
+//! user-defined functions, publications, inheritance, extended statistics)
+//! have their relations, always empty, so clients' queries about them bind
+//! and find nothing.
 //!
 //! `relations.rs` builds the rows; `functions.rs` binds the catalog
 //! functions (`pg_get_indexdef`, `format_type`'s neighbours, `::regclass` …).
