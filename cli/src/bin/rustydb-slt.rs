@@ -14,7 +14,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use slt::runner::{self, Counts, Options};
+use slt::runner::{self, Conditions, Counts, Options};
 
 /// mimalloc: the engine allocates per value and glibc's allocator cost a
 /// third of the run time in profiles.
@@ -27,6 +27,10 @@ struct Args {
     /// Print each failing record: file, line, SQL, expected and actual.
     #[arg(long)]
     verbose: bool,
+    /// Run every record, ignoring `onlyif`/`skipif`: records written for
+    /// another engine's dialect fail instead of being skipped.
+    #[arg(long)]
+    every_record: bool,
     /// Budget per file, in seconds; past it the file's remaining records fail.
     #[arg(long, default_value_t = 300)]
     timeout_secs: u64,
@@ -45,7 +49,8 @@ fn main() -> ExitCode {
         }
     };
     runner::install_panic_hook();
-    let opts = Options { verbose: args.verbose, timeout: Duration::from_secs(args.timeout_secs) };
+    let conditions = if args.every_record { Conditions::Ignore } else { Conditions::Honour };
+    let opts = Options { verbose: args.verbose, timeout: Duration::from_secs(args.timeout_secs), conditions };
     let mut total = Counts::default();
     for file in &files {
         let counts = runner::run_file(file, &opts);

@@ -44,6 +44,18 @@ pub fn install_panic_hook() {
 pub struct Options {
     pub verbose: bool,
     pub timeout: Duration,
+    pub conditions: Conditions,
+}
+
+/// Whether a record's `onlyif`/`skipif` guards decide if it runs.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Conditions {
+    /// A record guarded for another engine is skipped, as the corpus intends.
+    Honour,
+    /// Every record runs, whichever engine it was written for: a record in
+    /// another dialect (MySQL's `DIV`, MSSQL's `IF EXISTS` …) fails instead
+    /// of being skipped, so `passed` counts against every record there is.
+    Ignore,
 }
 
 /// Record counts: `records == passed + failed + skipped`.
@@ -119,7 +131,7 @@ pub fn run_file(path: &Path, opts: &Options) -> Counts {
         }
     };
     let (tx, rx) = mpsc::channel();
-    let file = FileRun::new(path, opts.verbose, progress.clone());
+    let file = FileRun::new(path, opts, progress.clone());
     let task_dir = dir.clone();
     runtime.spawn(async move {
         let _ = tx.send(file.execute(records, &task_dir).await);
@@ -159,21 +171,28 @@ struct FileRun {
     sort_mode: Option<SortMode>,
     hash_threshold: u64,
     halted: bool,
+    conditions: Conditions,
 }
 
 impl FileRun {
-    fn new(path: &Path, verbose: bool, progress: Arc<Mutex<Progress>>) -> FileRun {
+    fn new(path: &Path, opts: &Options, progress: Arc<Mutex<Progress>>) -> FileRun {
         let corpus = Corpus::of(path);
         let sqlite = corpus == Corpus::Sqlite;
         FileRun {
             corpus,
-            verbose,
+            verbose: opts.verbose,
             progress,
             valuewise: sqlite,
             sort_mode: None,
             hash_threshold: if sqlite { 8 } else { 0 },
             halted: false,
+            conditions: opts.conditions,
         }
+    }
+
+    /// Whether a record with these guards is skipped (after a `halt`, every record is).
+    fn skips(&self, conditions: &[sqllogictest::Condition]) -> bool {
+        self.halted || (self.conditions == Conditions::Honour && script::should_skip(conditions))
     }
 
     async fn execute(mut self, records: Records, dir: &Path) -> Result<(), String> {
@@ -191,7 +210,7 @@ impl FileRun {
     async fn step(&mut self, session: &mut Session, record: Record<DefaultColumnType>) {
         match record {
             Record::Statement { loc, conditions, sql, expected, .. } => {
-                let outcome = if self.halted || script::should_skip(&conditions) {
+                let outcome = if self.skips(&conditions) {
                     Outcome::Skipped
                 } else {
                     self.start(&loc);
@@ -200,7 +219,7 @@ impl FileRun {
                 self.count(&loc, &sql, outcome);
             }
             Record::Query { loc, conditions, sql, expected, .. } => {
-                let outcome = if self.halted || script::should_skip(&conditions) {
+                let outcome = if self.skips(&conditions) {
                     Outcome::Skipped
                 } else {
                     self.start(&loc);
@@ -380,5 +399,24 @@ mod tests {
     fn counted_records() {
         let records: Records = sqllogictest::parse("hash-threshold 8\n\nstatement ok\nSELECT 1\n\nhalt\n").unwrap();
         assert_eq!(records.iter().filter(|r| is_counted(r)).count(), 1);
+    }
+
+    #[test]
+    fn ignoring_conditions_runs_every_record() {
+        let dir = temp_dir();
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("guards.test");
+        let script = "onlyif mysql\nquery I\nSELECT 7 DIV 2\n----\n3\n\n\
+                      skipif mysql\nquery I\nSELECT 7 / 2\n----\n3\n\n\
+                      skipif postgresql\nquery I\nSELECT 1 one\n----\n1\n";
+        std::fs::write(&file, script).unwrap();
+        let run = |conditions| {
+            let opts = Options { verbose: false, timeout: Duration::from_secs(60), conditions };
+            run_file(&file, &opts)
+        };
+        assert_eq!(run(Conditions::Honour), Counts { records: 3, passed: 1, failed: 0, skipped: 2 });
+        // MySQL's DIV is not ours: it fails rather than being skipped.
+        assert_eq!(run(Conditions::Ignore), Counts { records: 3, passed: 2, failed: 1, skipped: 0 });
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
