@@ -59,9 +59,16 @@ async fn grants_decide_what_a_role_may_read_and_write() {
     assert_eq!(fails(&mut alice, "SELECT * FROM accounts").await, "42501");
     assert_eq!(fails(&mut alice, "UPDATE accounts SET balance = 0 WHERE id = 1").await, "42501");
     assert_eq!(fails(&mut alice, "SELECT (SELECT count(*) FROM accounts)").await, "42501", "subqueries are checked");
+    assert_eq!(
+        fails(&mut alice, "CREATE TABLE stolen AS SELECT * FROM accounts").await,
+        "42501",
+        "CREATE TABLE … AS reads"
+    );
 
     ok(&mut admin, "GRANT SELECT ON accounts TO alice").await;
     ok(&mut alice, "SELECT * FROM accounts").await;
+    ok(&mut alice, "CREATE TABLE copied AS SELECT * FROM accounts").await;
+    ok(&mut alice, "SELECT * FROM copied").await; // she owns what she made
     assert_eq!(fails(&mut alice, "UPDATE accounts SET balance = 0 WHERE id = 1").await, "42501");
     assert_eq!(fails(&mut alice, "DELETE FROM accounts").await, "42501");
     assert_eq!(fails(&mut alice, "TRUNCATE accounts").await, "42501");

@@ -21,7 +21,7 @@ use crate::sql::roles;
 use crate::sql::row::{decode_row, encode_row};
 use crate::sql::session::QueryResult;
 use crate::sql::stats::{StatsBuilder, TableStats};
-use crate::sql::value::Value;
+use crate::sql::value::{DataType, Value};
 use crate::txn::LockMode;
 use crate::{Error, Result};
 
@@ -100,8 +100,8 @@ async fn create_table(create: &ast::CreateTable, schema: &Arc<Schema>, ctx: &mut
         return Ok(QueryResult::command("CREATE TABLE"));
     }
     ensure_free(schema, &name)?;
-    if create.query.is_some() {
-        return Err(Error::NotSupported("CREATE TABLE … AS".into()));
+    if let Some(query) = &create.query {
+        return create_table_as(create, name, query, schema, ctx).await;
     }
     check_storage_options(&create.table_options)?;
     let id = new_object_id(ctx).await?;
@@ -147,6 +147,69 @@ async fn create_table(create: &ast::CreateTable, schema: &Arc<Schema>, ctx: &mut
     create_unique_indexes(&def, uniques, ctx).await?;
     ctx.db.stats.set(id, TableStats { analyzed: true, ..TableStats::default() });
     Ok(QueryResult::command("CREATE TABLE"))
+}
+
+/// CREATE TABLE … AS query: a table with the query's column names (or the
+/// listed ones) and types, filled with its rows; no constraints, as in
+/// PostgreSQL. The tag is `SELECT n`.
+async fn create_table_as(
+    create: &ast::CreateTable,
+    name: String,
+    query: &ast::Query,
+    schema: &Arc<Schema>,
+    ctx: &mut ExecContext,
+) -> Result<QueryResult> {
+    check_storage_options(&create.table_options)?;
+    let mut binder = Binder::new(schema).with_params(ctx.params.iter().map(crate::sql::cast::value_type).collect());
+    let bound = binder.bind_query(query)?;
+    let names = table_as_column_names(create, bound.names.clone())?;
+    let types = bound.types();
+    let plan = crate::sql::session::plan_query(bound.plan, schema, ctx).await?;
+    let batches = exec::collect(&plan, ctx).await?;
+    let id = new_object_id(ctx).await?;
+    let mut def = TableDef {
+        id,
+        name,
+        columns: Vec::new(),
+        primary_key: Vec::new(),
+        checks: Vec::new(),
+        foreign_keys: Vec::new(),
+        acl: Acl::owned_by(&ctx.actor),
+        storage_id: None,
+    };
+    for (name, data_type) in names.into_iter().zip(types) {
+        if def.column_index(&name).is_some() {
+            return Err(Error::sql("42701", format!("column \"{name}\" specified more than once")));
+        }
+        // A bare NULL or untyped literal makes a text column, as in PostgreSQL.
+        let data_type = if data_type == DataType::Unknown { DataType::Text } else { data_type };
+        def.columns.push(ColumnDef { name, data_type, nullable: true, default: None });
+    }
+    ctx.db.catalog.attach_table(&mut def);
+    ctx.db.catalog.put_table(&mut ctx.txn, &def).await?;
+    ctx.db.stats.set(id, TableStats { analyzed: true, ..TableStats::default() });
+    let table = Arc::new(def);
+    let targets: Vec<usize> = (0..table.columns.len()).collect();
+    let count = crate::sql::dml::insert_rows(&table, &targets, batches, schema, ctx).await?;
+    Ok(QueryResult { affected: count, ..QueryResult::command(&format!("SELECT {count}")) })
+}
+
+/// The columns of CREATE TABLE name (a, b) AS …: the listed names first,
+/// the query's own for the rest.
+fn table_as_column_names(create: &ast::CreateTable, mut names: Vec<String>) -> Result<Vec<String>> {
+    if create.columns.len() > names.len() {
+        return Err(Error::sql("42601", "too many column names were specified"));
+    }
+    for (slot, column) in names.iter_mut().zip(&create.columns) {
+        if column.data_type != ast::DataType::Unspecified || !column.options.is_empty() {
+            return Err(Error::sql("42601", "CREATE TABLE … AS takes column names, not definitions"));
+        }
+        *slot = ident_name(&column.name);
+    }
+    if !create.constraints.is_empty() {
+        return Err(Error::sql("42601", "CREATE TABLE … AS takes no constraints"));
+    }
+    Ok(names)
 }
 
 /// The indexes behind a new table's UNIQUE constraints.

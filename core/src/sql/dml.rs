@@ -329,6 +329,18 @@ async fn insert_batches(
     Ok((count, written))
 }
 
+/// Inserts rows given as values for the `targets` columns of `table`
+/// (CREATE TABLE … AS); the count written.
+pub(crate) async fn insert_rows(
+    table: &Arc<TableDef>,
+    targets: &[usize],
+    batches: Vec<Batch>,
+    schema: &Arc<Schema>,
+    ctx: &mut ExecContext,
+) -> Result<u64> {
+    Ok(insert_batches(table, targets, batches, &Conflict::Error, false, schema, ctx).await?.0)
+}
+
 /// COPY … FROM: inserts text fields (`None` is NULL) into `columns` of `table`.
 pub async fn copy_rows(
     table: &str,

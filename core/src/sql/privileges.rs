@@ -232,6 +232,10 @@ impl Needs {
                 self.ownership.insert(object_name(&alter.name)?);
             }
             ast::Statement::Drop { object_type, names, .. } => self.drop(*object_type, names, schema)?,
+            // CREATE TABLE … AS reads what its query names.
+            ast::Statement::CreateTable(create) if create.query.is_some() => {
+                self.reads(statement, Some(&object_name(&create.name)?))?
+            }
             ast::Statement::CreateSequence { .. } | ast::Statement::CreateTable(_) => {}
             // Role statements and GRANT check their own rules.
             ast::Statement::CreateRole(_)
