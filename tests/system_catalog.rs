@@ -406,3 +406,73 @@ async fn psql_describe_sees_columns_keys_and_constraints() {
     drop(db);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn information_schema_lists_tables_columns_and_constraints() {
+    let dir = std::env::temp_dir().join(format!("rustydb-system-catalog-infoschema-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let db = Database::open(&dir).await.unwrap();
+    let mut session = db.engine().session();
+    session
+        .execute(
+            "CREATE TABLE dept (id SERIAL PRIMARY KEY, name VARCHAR(40) NOT NULL UNIQUE);
+             CREATE TABLE emp (id INT PRIMARY KEY, dept_id INT REFERENCES dept (id),
+                               salary NUMERIC(10,2) CHECK (salary > 0), tags TEXT[]);
+             CREATE VIEW paid AS SELECT id, salary FROM emp;
+             CREATE TABLE tables (x INT);",
+        )
+        .await
+        .unwrap();
+    let tables = query(&mut session, "SELECT table_name, table_type FROM information_schema.tables ORDER BY 1").await;
+    let expected = [["dept", "BASE TABLE"], ["emp", "BASE TABLE"], ["paid", "VIEW"], ["tables", "BASE TABLE"]];
+    assert_eq!(tables, expected.map(|r| r.map(String::from).to_vec()));
+    assert!(query(&mut session, "SELECT * FROM tables").await.is_empty(), "unqualified, a user table");
+
+    let columns = query(
+        &mut session,
+        "SELECT column_name, is_nullable, data_type, udt_name, character_maximum_length::text,
+                numeric_precision::text, numeric_scale::text, column_default
+         FROM information_schema.columns WHERE table_schema = 'public' AND table_name IN ('dept', 'emp')
+         ORDER BY table_name, ordinal_position",
+    )
+    .await;
+    let expected = [
+        ["id", "NO", "integer", "int4", "NULL", "32", "0", "nextval('dept_id_seq')"],
+        ["name", "NO", "character varying", "varchar", "40", "NULL", "NULL", "NULL"],
+        ["id", "NO", "integer", "int4", "NULL", "32", "0", "NULL"],
+        ["dept_id", "YES", "integer", "int4", "NULL", "32", "0", "NULL"],
+        ["salary", "YES", "numeric", "numeric", "NULL", "10", "2", "NULL"],
+        ["tags", "YES", "ARRAY", "_text", "NULL", "NULL", "NULL", "NULL"],
+    ];
+    assert_eq!(columns, expected.map(|r| r.map(String::from).to_vec()));
+
+    // The foreign key joined to the key it references, as ORMs read it.
+    let keys = query(
+        &mut session,
+        "SELECT tc.constraint_type, kcu.table_name, kcu.column_name, ccu.table_name, ccu.column_name
+         FROM information_schema.table_constraints tc
+         JOIN information_schema.key_column_usage kcu ON kcu.constraint_name = tc.constraint_name
+         LEFT JOIN information_schema.referential_constraints rc ON rc.constraint_name = tc.constraint_name
+         LEFT JOIN information_schema.key_column_usage ccu
+                ON ccu.constraint_name = rc.unique_constraint_name
+               AND ccu.ordinal_position = kcu.position_in_unique_constraint
+         ORDER BY 1, 2, 3",
+    )
+    .await;
+    let expected = [
+        ["FOREIGN KEY", "emp", "dept_id", "dept", "id"],
+        ["PRIMARY KEY", "dept", "id", "NULL", "NULL"],
+        ["PRIMARY KEY", "emp", "id", "NULL", "NULL"],
+        ["UNIQUE", "dept", "name", "NULL", "NULL"],
+    ];
+    assert_eq!(keys, expected.map(|r| r.map(String::from).to_vec()));
+    let checks = "SELECT count(*)::text FROM information_schema.table_constraints WHERE constraint_type = 'CHECK'";
+    assert_eq!(query(&mut session, checks).await, [["1"]]);
+    let sequences = query(&mut session, "SELECT sequence_name, increment FROM information_schema.sequences").await;
+    assert_eq!(sequences, [["dept_id_seq", "1"]]);
+    let missing = session.execute("SELECT * FROM information_schema.nothing").await.unwrap_err();
+    assert_eq!(missing.sqlstate(), "42P01");
+    drop(session);
+    drop(db);
+    let _ = std::fs::remove_dir_all(&dir);
+}

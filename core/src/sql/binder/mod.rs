@@ -144,7 +144,8 @@ pub fn ident_name(ident: &ast::Ident) -> String {
     if ident.quote_style.is_some() { ident.value.clone() } else { ident.value.to_lowercase() }
 }
 
-/// The last part of an object name (schemas are ignored: one namespace).
+/// The last part of an object name (schemas are ignored: one namespace),
+/// or the whole of an `information_schema` name.
 pub fn object_name(name: &ast::ObjectName) -> Result<String> {
     let parts: Vec<String> = name
         .0
@@ -157,6 +158,10 @@ pub fn object_name(name: &ast::ObjectName) -> Result<String> {
     match parts.as_slice() {
         [name] => Ok(name.clone()),
         [schema, name] if schema == "public" || schema == "pg_catalog" => Ok(name.clone()),
+        // Off the search path: only its qualified names reach its views.
+        [schema, name] if schema == "information_schema" => {
+            Ok(format!("{}{name}", crate::sql::system_catalog::information_schema::PREFIX))
+        }
         _ => Err(Error::sql("3F000", format!("schema of \"{name}\" does not exist"))),
     }
 }

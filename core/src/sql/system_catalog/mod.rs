@@ -22,10 +22,14 @@
 //! have their relations, always empty, so clients' queries about them bind
 //! and find nothing.
 //!
+//! The SQL-standard `information_schema` views are built the same way
+//! (`information_schema.rs`).
+//!
 //! `relations.rs` builds the rows; `functions.rs` binds the catalog
 //! functions (`pg_get_indexdef`, `format_type`'s neighbours, `::regclass` …).
 
 mod functions;
+pub mod information_schema;
 mod relations;
 
 pub use functions::{RegType, bind_function, is_catalog_function, reg_cast, to_regclass};

@@ -13,6 +13,9 @@ pub(super) type Rows = Vec<Vec<Value>>;
 
 /// The columns and rows of relation `name`, if `pg_catalog` has it.
 pub(super) fn build(name: &str, schema: &Schema, view_columns: bool) -> Option<(Columns, Rows)> {
+    if let Some(name) = name.strip_prefix(super::information_schema::PREFIX) {
+        return super::information_schema::build(name, schema);
+    }
     Some(match name {
         "pg_namespace" => namespaces(),
         "pg_class" => classes(&Oids::of(schema)),
@@ -54,11 +57,11 @@ pub(super) fn build(name: &str, schema: &Schema, view_columns: bool) -> Option<(
     })
 }
 
-fn text(s: &str) -> Value {
+pub(super) fn text(s: &str) -> Value {
     Value::Text(s.to_string())
 }
 
-fn int(n: i64) -> Value {
+pub(super) fn int(n: i64) -> Value {
     Value::Int(n)
 }
 
@@ -394,7 +397,7 @@ fn class_columns(schema: &Schema, class: &Class<'_>) -> Vec<ColumnDef> {
     }
 }
 
-fn view_columns(schema: &Schema, name: &str) -> Vec<ColumnDef> {
+pub(super) fn view_columns(schema: &Schema, name: &str) -> Vec<ColumnDef> {
     let Some(view) = schema.views.get(name) else { return Vec::new() };
     let Ok(query) = crate::sql::session::parse_single_query(&view.query) else { return Vec::new() };
     let mut binder = crate::sql::binder::Binder::new(schema);
@@ -501,6 +504,14 @@ fn collation_of(ty: &DataType) -> i64 {
         DataType::Array(element) => collation_of(element),
         t if t.is_text() => DEFAULT_COLLATION,
         _ => 0,
+    }
+}
+
+/// PostgreSQL's `pg_type.typname` of a type (`_int4` for an array of int4).
+pub(super) fn type_name(ty: &DataType) -> String {
+    match ty {
+        DataType::Array(element) => format!("_{}", internal_name(element)),
+        other => internal_name(other).to_string(),
     }
 }
 
