@@ -275,11 +275,16 @@ enum Conflict {
 
 async fn run_insert(insert: &ast::Insert, schema: &Arc<Schema>, ctx: &mut ExecContext) -> Result<QueryResult> {
     let table = target_table(schema, &insert_table_name(insert)?)?;
-    let targets = target_columns(&table, &insert.columns)?;
-    let types: Vec<DataType> = targets.iter().map(|&c| table.columns[c].data_type.clone()).collect();
     let mut binder = Binder::new(schema).with_params(ctx.params.iter().map(crate::sql::cast::value_type).collect());
-    let source = insert.source.as_ref().ok_or_else(|| Error::NotSupported("INSERT … DEFAULT VALUES".into()))?;
-    let mut source_plan = bind_source(&mut binder, source, &types)?;
+    let (targets, mut source_plan) = match insert.source.as_ref() {
+        Some(source) => {
+            let targets = target_columns(&table, &insert.columns)?;
+            let types: Vec<DataType> = targets.iter().map(|&c| table.columns[c].data_type.clone()).collect();
+            (targets, bind_source(&mut binder, source, &types)?)
+        }
+        // DEFAULT VALUES: one row of no given columns, every one its default.
+        None => (Vec::new(), Plan::Values { rows: vec![Vec::new()], types: Vec::new() }),
+    };
     let defaults = bind_defaults(&mut binder, &table)?;
     fill_default_markers(&mut source_plan, &targets, &defaults);
     let conflict = bind_conflict(&mut binder, insert, &table)?;

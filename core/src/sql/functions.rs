@@ -14,10 +14,11 @@ use chrono::{Datelike, Days, NaiveDate};
 use rust_decimal::prelude::FromPrimitive;
 use rust_decimal::{Decimal, MathematicalOps, RoundingStrategy};
 
+use super::byte_encoding;
 use super::cast::{
     DateUnit, common_type, date_from_days, date_to_timestamp, date_unit, days_of, decimal_to_f64, format_value,
-    int_out_of_range, normalize_zero, numeric_overflow, parse_timestamptz, round_to_scale, split_timestamp,
-    timestamp_of, timestamp_out_of_range, value_type,
+    int_out_of_range, normalize_zero, numeric_overflow, parse_bytea, parse_timestamptz, round_to_scale,
+    split_timestamp, timestamp_of, timestamp_out_of_range, value_type,
 };
 use super::ops::{self, BinaryOp, division_by_zero, nbase_weight};
 use super::value::{DataType, Interval, MICROS_PER_DAY, Value};
@@ -152,6 +153,7 @@ fn math_type(name: &str, args: &[DataType]) -> Option<DataType> {
         }
         ("atan2", [y, x]) if is_num(y) && is_num(x) => Some(Float64),
         ("pi" | "random", []) => Some(Float64),
+        ("width_bucket", [x, lo, hi, n]) if is_num(x) && is_num(lo) && is_num(hi) && is_int(n) => Some(Int32),
         _ => None,
     }
 }
@@ -188,6 +190,14 @@ fn text_type(name: &str, args: &[DataType]) -> Option<DataType> {
         ("lpad" | "rpad", [t, n, fill]) if is_text(t) && is_int(n) && is_text(fill) => Text,
         ("concat", _) => Text,
         ("concat_ws", [sep, ..]) if is_text(sep) => Text,
+        ("string_to_array", [t, sep, null @ ..])
+            if is_text(t) && is_text(sep) && null.len() <= 1 && null.iter().all(is_text) =>
+        {
+            Array(Box::new(Text))
+        }
+        // A string is read as bytea input, as an untyped literal would be.
+        ("encode", [b, format]) if (binary(b) || is_text(b)) && is_text(format) => Text,
+        ("decode", [t, format]) if is_text(t) && is_text(format) => Bytea,
         _ => return None,
     })
 }
@@ -283,6 +293,8 @@ fn call_lenient(name: &str, args: &[Value], ctx: &mut FunctionContext) -> Option
             Ok(Value::Text(parts.join(&format_value(sep))))
         }
         ("num_nulls", _) => Ok(Value::Int(args.iter().filter(|a| a.is_null()).count() as i64)),
+        ("string_to_array", [Value::Null, ..]) => Ok(Value::Null),
+        ("string_to_array", [s, sep, null @ ..]) => string_to_array(s, sep, null.first()),
         ("num_nonnulls", _) => Ok(Value::Int(present().count() as i64)),
         ("greatest", _) => extreme(args, Ordering::Greater),
         ("least", _) => extreme(args, Ordering::Less),
@@ -381,6 +393,55 @@ fn exact(v: &Value) -> Result<Decimal> {
     }
 }
 
+/// `string_to_array(s, sep [, null])`: the fields of `s` between
+/// separators; a NULL separator splits into characters, an empty one
+/// gives `s` whole; a field equal to `null` becomes NULL.
+fn string_to_array(s: &Value, sep: &Value, null: Option<&Value>) -> Result<Value> {
+    let s = text_value(s)?;
+    let null = null.filter(|n| !n.is_null()).map(text_value).transpose()?;
+    let fields: Vec<&str> = match sep {
+        _ if s.is_empty() => Vec::new(),
+        Value::Null => s.char_indices().map(|(i, c)| &s[i..i + c.len_utf8()]).collect(),
+        sep => match text_value(sep)? {
+            "" => vec![s],
+            sep => s.split(sep).collect(),
+        },
+    };
+    let item = |f: &str| if Some(f) == null { Value::Null } else { Value::Text(f.to_string()) };
+    Ok(Value::Array(fields.into_iter().map(item).collect()))
+}
+
+/// `width_bucket(x, lo, hi, count)`: which of `count` equal buckets
+/// spanning `lo`..`hi` holds `x`; 0 below the range, `count + 1` above
+/// (the range may run downwards).
+fn width_bucket(x: &Value, lo: &Value, hi: &Value, count: &Value) -> Result<Value> {
+    let number = |v: &Value| match v {
+        Value::Int(i) => Ok(*i as f64),
+        Value::Float(f) => Ok(*f),
+        Value::Numeric(d) => Ok(decimal_to_f64(*d)),
+        other => Err(bad_argument(other)),
+    };
+    let (x, lo, hi, count) = (number(x)?, number(lo)?, number(hi)?, int_value(count)?);
+    if count <= 0 {
+        return Err(Error::sql("2201G", "count must be greater than zero"));
+    }
+    if lo == hi {
+        return Err(Error::sql("2201G", "lower bound cannot equal upper bound"));
+    }
+    if [x, lo, hi].iter().any(|v| v.is_nan()) {
+        return Err(Error::sql("2201G", "operand, lower bound, and upper bound cannot be NaN"));
+    }
+    let (below, above) = if lo < hi { (x < lo, x >= hi) } else { (x > lo, x <= hi) };
+    let bucket = if below {
+        0
+    } else if above {
+        count.checked_add(1).ok_or_else(|| Error::sql("22003", "integer out of range"))?
+    } else {
+        ((x - lo) / (hi - lo) * count as f64).floor() as i64 + 1
+    };
+    Ok(Value::Int(bucket))
+}
+
 /// `pg_size_pretty` as PostgreSQL prints it: bytes below 10 kB, then the
 /// first unit that keeps the number below 20 × 1024, rounded half away from
 /// zero.
@@ -412,6 +473,7 @@ fn math_call(name: &str, args: &[Value]) -> Option<Result<Value>> {
     let away = |d: &Decimal| d.round_dp_with_strategy(0, RoundingStrategy::MidpointAwayFromZero);
     Some(match (name, args) {
         ("abs", [x]) => abs(x),
+        ("width_bucket", [x, lo, hi, n]) => width_bucket(x, lo, hi, n),
         ("ceil" | "ceiling", [x]) => integral(x, f64::ceil, Decimal::ceil),
         ("floor", [x]) => integral(x, f64::floor, Decimal::floor),
         // A double rounds as rint does (ties to even); a numeric away from zero.
@@ -698,6 +760,14 @@ fn text_info_call(name: &str, args: &[Value]) -> Option<Result<Value>> {
         ("quote_ident", [s]) => text_value(s).map(|s| Value::Text(quote_ident(s))),
         ("pg_size_pretty", [n]) => int_value(n).map(|n| Value::Text(size_pretty(n))),
         ("md5", [Value::Bytes(b)]) => Ok(Value::Text(md5_hex(b))),
+        ("encode", [Value::Bytes(b), format]) => {
+            text_value(format).and_then(|f| byte_encoding::encode(b, f)).map(Value::Text)
+        }
+        // An untyped literal is read as bytea input ('\x…' or escapes).
+        ("encode", [Value::Text(s), format]) => {
+            (|| byte_encoding::encode(&parse_bytea(s)?, text_value(format)?))().map(Value::Text)
+        }
+        ("decode", [s, format]) => (|| byte_encoding::decode(text_value(s)?, text_value(format)?))().map(Value::Bytes),
         ("md5", [s]) => text_value(s).map(|s| Value::Text(md5_hex(s.as_bytes()))),
         _ => return None,
     })

@@ -17,6 +17,7 @@
 
 pub mod batch;
 pub mod binder;
+pub mod byte_encoding;
 pub mod cast;
 pub mod catalog;
 pub mod changes;

@@ -65,6 +65,7 @@ pub fn is_catalog_function(name: &str) -> bool {
             | "obj_description"
             | "col_description"
             | "shobj_description"
+            | "pg_typeof"
     )
 }
 
@@ -116,6 +117,9 @@ pub fn bind_function(name: &str, args: Vec<Expr>, schema: &Schema) -> Result<Exp
     let first = args.next().expect("arity checked");
     Ok(match name {
         "pg_get_userbyid" => user_name(as_oid(first), schema),
+        // The argument's type, known when binding (PostgreSQL's result is a
+        // regtype, which prints as this name).
+        "pg_typeof" => text(&first.ty().sql_name()),
         "pg_encoding_to_char" => {
             lookup(&as_oid(first), vec![(int(super::UTF8_ENCODING), text("UTF8"))], text(""), DataType::Text)
         }
