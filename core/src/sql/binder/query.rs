@@ -556,13 +556,15 @@ impl<'a> Binder<'a> {
         };
         let left_width = left_scope.columns.len();
         let mut conditions = Vec::new();
+        let mut merged = Vec::new();
         for name in &using {
             let l = left_scope.resolve(None, name)?.ok_or_else(|| missing_using(name))?;
             let r = right_scope.resolve(None, name)?.ok_or_else(|| missing_using(name))?;
             let le = Expr::column(l, left_scope.columns[l].ty.clone());
             let re = Expr::column(left_width + r, right_scope.columns[r].ty.clone());
-            conditions.push(self.make_binary(crate::sql::ops::BinaryOp::Eq, le, re)?);
+            conditions.push(self.make_binary(crate::sql::ops::BinaryOp::Eq, le.clone(), re.clone())?);
             right_scope.columns[r].hidden = true;
+            merged.push((name.clone(), l, le, re));
         }
         let scope = left_scope.join(right_scope);
         if let ast::JoinConstraint::On(on) = constraint {
@@ -577,7 +579,42 @@ impl<'a> Binder<'a> {
             algo: JoinAlgo::NestedLoop,
             estimate: 0.0,
         };
+        if matches!(kind, JoinKind::Right | JoinKind::Full) && !merged.is_empty() {
+            return self.merge_using_columns(plan, scope, kind, merged);
+        }
         Ok((plan, scope))
+    }
+
+    /// After a RIGHT or FULL join USING (…), each named column is one
+    /// column that holds a value whichever side had the row: the right
+    /// side's (RIGHT), or the first non-null of the two (FULL). The merged
+    /// columns come first, as PostgreSQL lists them for `*`; the left copies
+    /// stay reachable only qualified, like the right ones. (After an inner
+    /// or LEFT join the left copy always holds the value, and serves.)
+    fn merge_using_columns(
+        &mut self,
+        plan: Plan,
+        scope: Scope,
+        kind: JoinKind,
+        merged: Vec<(String, usize, Expr, Expr)>,
+    ) -> Result<(Plan, Scope)> {
+        let mut exprs = Vec::with_capacity(merged.len() + scope.columns.len());
+        let mut columns = Vec::with_capacity(exprs.capacity());
+        let mut joined = scope.columns;
+        for (name, l, le, re) in merged {
+            let ty = crate::sql::cast::common_type(&le.ty(), &re.ty()).unwrap_or_else(|| le.ty());
+            let (le, re) = (self.cast_to(le, &ty), self.cast_to(re, &ty));
+            exprs.push(if kind == JoinKind::Right {
+                re
+            } else {
+                Expr::Coalesce { args: vec![le, re], ty: ty.clone() }
+            });
+            columns.push(ScopeColumn { table: None, name, ty, hidden: false });
+            joined[l].hidden = true;
+        }
+        exprs.extend(joined.iter().enumerate().map(|(i, c)| Expr::column(i, c.ty.clone())));
+        columns.extend(joined);
+        Ok((Plan::Project { input: Box::new(plan), exprs }, Scope::new(columns)))
     }
 
     fn bind_table_factor(&mut self, factor: &ast::TableFactor) -> Result<(Plan, Scope)> {
