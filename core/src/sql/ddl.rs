@@ -105,16 +105,7 @@ async fn create_table(create: &ast::CreateTable, schema: &Arc<Schema>, ctx: &mut
     }
     check_storage_options(&create.table_options)?;
     let id = new_object_id(ctx).await?;
-    let mut def = TableDef {
-        id,
-        name: name.clone(),
-        columns: Vec::new(),
-        primary_key: Vec::new(),
-        checks: Vec::new(),
-        foreign_keys: Vec::new(),
-        acl: Acl::owned_by(&ctx.actor),
-        storage_id: None,
-    };
+    let mut def = empty_table(id, name.clone(), ctx);
     let mut uniques: Vec<(Option<String>, Vec<usize>)> = Vec::new();
     let mut serials = Vec::new();
     for column in &create.columns {
@@ -149,6 +140,20 @@ async fn create_table(create: &ast::CreateTable, schema: &Arc<Schema>, ctx: &mut
     Ok(QueryResult::command("CREATE TABLE"))
 }
 
+/// A new table without columns or constraints, owned by the session's role.
+fn empty_table(id: u64, name: String, ctx: &ExecContext) -> TableDef {
+    TableDef {
+        id,
+        name,
+        columns: Vec::new(),
+        primary_key: Vec::new(),
+        checks: Vec::new(),
+        foreign_keys: Vec::new(),
+        acl: Acl::owned_by(&ctx.actor),
+        storage_id: None,
+    }
+}
+
 /// CREATE TABLE … AS query: a table with the query's column names (or the
 /// listed ones) and types, filled with its rows; no constraints, as in
 /// PostgreSQL. The tag is `SELECT n`.
@@ -167,16 +172,7 @@ async fn create_table_as(
     let plan = crate::sql::session::plan_query(bound.plan, schema, ctx).await?;
     let batches = exec::collect(&plan, ctx).await?;
     let id = new_object_id(ctx).await?;
-    let mut def = TableDef {
-        id,
-        name,
-        columns: Vec::new(),
-        primary_key: Vec::new(),
-        checks: Vec::new(),
-        foreign_keys: Vec::new(),
-        acl: Acl::owned_by(&ctx.actor),
-        storage_id: None,
-    };
+    let mut def = empty_table(id, name, ctx);
     for (name, data_type) in names.into_iter().zip(types) {
         if def.column_index(&name).is_some() {
             return Err(Error::sql("42701", format!("column \"{name}\" specified more than once")));
