@@ -154,8 +154,7 @@ fn empty_table(id: u64, name: String, ctx: &ExecContext) -> TableDef {
     }
 }
 
-/// CREATE TABLE … AS query: a table with the query's column names (or the
-/// listed ones) and types, filled with its rows; no constraints, as in
+/// CREATE TABLE … AS query: a table with the query's column names and types, filled with its rows; no constraints, as in
 /// PostgreSQL. The tag is `SELECT n`.
 async fn create_table_as(
     create: &ast::CreateTable,
@@ -164,11 +163,11 @@ async fn create_table_as(
     schema: &Arc<Schema>,
     ctx: &mut ExecContext,
 ) -> Result<QueryResult> {
+    check_table_as_shape(create)?;
     check_storage_options(&create.table_options)?;
     let mut binder = Binder::new(schema).with_params(ctx.params.iter().map(crate::sql::cast::value_type).collect());
     let bound = binder.bind_query(query)?;
-    let names = table_as_column_names(create, bound.names.clone())?;
-    let types = bound.types();
+    let (names, types) = (bound.names.clone(), bound.types());
     let plan = crate::sql::session::plan_query(bound.plan, schema, ctx).await?;
     let batches = exec::collect(&plan, ctx).await?;
     let id = new_object_id(ctx).await?;
@@ -190,22 +189,13 @@ async fn create_table_as(
     Ok(QueryResult { affected: count, ..QueryResult::command(&format!("SELECT {count}")) })
 }
 
-/// The columns of CREATE TABLE name (a, b) AS …: the listed names first,
-/// the query's own for the rest.
-fn table_as_column_names(create: &ast::CreateTable, mut names: Vec<String>) -> Result<Vec<String>> {
-    if create.columns.len() > names.len() {
-        return Err(Error::sql("42601", "too many column names were specified"));
+/// CREATE TABLE … AS takes its columns from the query: a column list
+/// (which the parser accepts only with types) or a constraint is refused.
+fn check_table_as_shape(create: &ast::CreateTable) -> Result<()> {
+    if !create.columns.is_empty() || !create.constraints.is_empty() {
+        return Err(Error::sql("42601", "CREATE TABLE … AS takes its columns from the query, without definitions"));
     }
-    for (slot, column) in names.iter_mut().zip(&create.columns) {
-        if column.data_type != ast::DataType::Unspecified || !column.options.is_empty() {
-            return Err(Error::sql("42601", "CREATE TABLE … AS takes column names, not definitions"));
-        }
-        *slot = ident_name(&column.name);
-    }
-    if !create.constraints.is_empty() {
-        return Err(Error::sql("42601", "CREATE TABLE … AS takes no constraints"));
-    }
-    Ok(names)
+    Ok(())
 }
 
 /// The indexes behind a new table's UNIQUE constraints.

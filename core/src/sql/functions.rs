@@ -293,9 +293,9 @@ fn call_lenient(name: &str, args: &[Value], ctx: &mut FunctionContext) -> Option
             Ok(Value::Text(parts.join(&format_value(sep))))
         }
         ("num_nulls", _) => Ok(Value::Int(args.iter().filter(|a| a.is_null()).count() as i64)),
+        ("num_nonnulls", _) => Ok(Value::Int(present().count() as i64)),
         ("string_to_array", [Value::Null, ..]) => Ok(Value::Null),
         ("string_to_array", [s, sep, null @ ..]) => string_to_array(s, sep, null.first()),
-        ("num_nonnulls", _) => Ok(Value::Int(present().count() as i64)),
         ("greatest", _) => extreme(args, Ordering::Greater),
         ("least", _) => extreme(args, Ordering::Less),
         ("random", []) => ctx.draw().map(Value::Float),
@@ -415,13 +415,7 @@ fn string_to_array(s: &Value, sep: &Value, null: Option<&Value>) -> Result<Value
 /// spanning `lo`..`hi` holds `x`; 0 below the range, `count + 1` above
 /// (the range may run downwards).
 fn width_bucket(x: &Value, lo: &Value, hi: &Value, count: &Value) -> Result<Value> {
-    let number = |v: &Value| match v {
-        Value::Int(i) => Ok(*i as f64),
-        Value::Float(f) => Ok(*f),
-        Value::Numeric(d) => Ok(decimal_to_f64(*d)),
-        other => Err(bad_argument(other)),
-    };
-    let (x, lo, hi, count) = (number(x)?, number(lo)?, number(hi)?, int_value(count)?);
+    let (x, lo, hi, count) = (ops::as_f64(x), ops::as_f64(lo), ops::as_f64(hi), int_value(count)?);
     if count <= 0 {
         return Err(Error::sql("2201G", "count must be greater than zero"));
     }
@@ -763,7 +757,7 @@ fn text_info_call(name: &str, args: &[Value]) -> Option<Result<Value>> {
         ("encode", [Value::Bytes(b), format]) => {
             text_value(format).and_then(|f| byte_encoding::encode(b, f)).map(Value::Text)
         }
-        // An untyped literal is read as bytea input ('\x…' or escapes).
+        // A string is read as bytea input ('\x…' or escapes).
         ("encode", [Value::Text(s), format]) => {
             (|| byte_encoding::encode(&parse_bytea(s)?, text_value(format)?))().map(Value::Text)
         }

@@ -453,7 +453,8 @@ fn number_arithmetic(op: BinaryOp, left: &Value, right: &Value, result: &DataTyp
     }
 }
 
-fn as_f64(v: &Value) -> f64 {
+/// A number as a double (NaN for anything else).
+pub(crate) fn as_f64(v: &Value) -> f64 {
     match v {
         Value::Int(i) => *i as f64,
         Value::Float(f) => *f,

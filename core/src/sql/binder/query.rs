@@ -603,11 +603,10 @@ impl<'a> Binder<'a> {
         let mut joined = scope.columns;
         for (name, l, le, re) in merged {
             let ty = crate::sql::cast::common_type(&le.ty(), &re.ty()).unwrap_or_else(|| le.ty());
-            let (le, re) = (self.cast_to(le, &ty), self.cast_to(re, &ty));
-            exprs.push(if kind == JoinKind::Right {
-                re
-            } else {
-                Expr::Coalesce { args: vec![le, re], ty: ty.clone() }
+            let re = self.cast_to(re, &ty);
+            exprs.push(match kind {
+                JoinKind::Right => re,
+                _ => Expr::Coalesce { args: vec![self.cast_to(le, &ty), re], ty: ty.clone() },
             });
             columns.push(ScopeColumn { table: None, name, ty, hidden: false });
             joined[l].hidden = true;
